@@ -1,0 +1,36 @@
+"""fastdl: chapter 6 of *Deep Learning from Scratch*, exact and fast.
+
+``fastdl.reference`` is the book in plain NumPy (the oracle);
+``fastdl.optim``, ``fastdl.layers``, ``fastdl.nets`` and ``fastdl.trainer``
+are the same API backed by compiled kernels where they apply.
+"""
+from fastdl import _backend
+from fastdl.layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
+from fastdl.nets import MultiLayerNet, MultiLayerNetExtend
+from fastdl.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from fastdl.reference.functions import cross_entropy_error, relu, sigmoid, softmax
+from fastdl.reference.gradient import numerical_gradient
+from fastdl.reference.util import shuffle_dataset
+from fastdl.trainer import Trainer
+
+__version__ = "0.1.0"
+
+
+def show_config():
+    """Print fastdl's version, NumPy's, and which compiled kernels are loaded."""
+    import numpy as np
+    print(f"fastdl {__version__} (NumPy {np.__version__})")
+    if _backend.missing:
+        for name, exc in sorted(_backend.missing.items()):
+            print(f"  kernel {name}: MISSING ({exc}); using the NumPy reference")
+    else:
+        print("  compiled kernels: loaded")
+
+
+__all__ = [
+    "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
+    "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
+    "MultiLayerNet", "MultiLayerNetExtend", "Trainer", "shuffle_dataset",
+    "show_config", "__version__",
+]

@@ -1,0 +1,25 @@
+"""Load the compiled kernels, or record why they are missing.
+
+Without them fastdl still works (every public class falls back to the
+NumPy reference). ``FASTDL_REQUIRE_CYTHON=1`` turns a missing kernel into
+an ImportError, so that a broken build cannot pass the tests quietly.
+"""
+import importlib
+import os
+
+REQUIRE_CYTHON = os.environ.get("FASTDL_REQUIRE_CYTHON") == "1"
+
+missing = {}  # kernel module name -> the ImportError that hid it
+
+
+def load(name):
+    """Return the compiled module ``fastdl._kernels.<name>``, or ``None``."""
+    try:
+        return importlib.import_module(f"fastdl._kernels.{name}")
+    except ImportError as exc:
+        if REQUIRE_CYTHON:
+            raise ImportError(
+                f"FASTDL_REQUIRE_CYTHON=1 but fastdl._kernels.{name} does not import: {exc}"
+            ) from exc
+        missing[name] = exc
+        return None
