@@ -1,12 +1,14 @@
 """The reference optimizers against the formulas of SPEC section 1.
 
-Each formula is also written here with plain Python floats (IEEE doubles,
-one operation at a time), an independent oracle for float64 results.
+Each formula is written again here on NumPy scalars, one operation at a
+time: an independent oracle. NumPy 2 gives a Python-float hyper-parameter
+the dtype of the array it meets (NEP 50), while Adam's ``lr_t`` is a NumPy
+float64 scalar; ``p -= x`` rounds the result to ``p``'s dtype.
 """
-import math
-
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fastdl.reference import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
@@ -18,12 +20,12 @@ def scalar_sgd(p, g, s, lr=0.01):
 
 
 def scalar_momentum(p, g, s, lr=0.01, momentum=0.9):
-    v = momentum * s.get("v", 0.0) - lr * g
+    v = momentum * s.get("v", p * 0) - lr * g
     return p + v, {"v": v}
 
 
 def scalar_nesterov(p, g, s, lr=0.01, momentum=0.9):
-    v = s.get("v", 0.0)
+    v = s.get("v", p * 0)
     p = p + momentum * momentum * v
     p = p - (1 + momentum) * lr * g
     v = v * momentum
@@ -32,52 +34,70 @@ def scalar_nesterov(p, g, s, lr=0.01, momentum=0.9):
 
 
 def scalar_adagrad(p, g, s, lr=0.01):
-    h = s.get("h", 0.0) + g * g
-    return p - lr * g / (math.sqrt(h) + EPS), {"h": h}
+    h = s.get("h", p * 0) + g * g
+    return p - lr * g / (np.sqrt(h) + EPS), {"h": h}
 
 
 def scalar_rmsprop(p, g, s, lr=0.01, decay_rate=0.99):
-    h = s.get("h", 0.0) * decay_rate
+    h = s.get("h", p * 0) * decay_rate
     h = h + (1 - decay_rate) * g * g
-    return p - lr * g / (math.sqrt(h) + EPS), {"h": h}
+    return p - lr * g / (np.sqrt(h) + EPS), {"h": h}
 
 
 def scalar_adam(p, g, s, lr=0.001, beta1=0.9, beta2=0.999):
     it = s.get("iter", 0) + 1
-    lr_t = lr * math.sqrt(1.0 - beta2 ** it) / (1.0 - beta1 ** it)
-    m = s.get("m", 0.0)
-    v = s.get("v", 0.0)
+    lr_t = np.float64(lr * np.sqrt(1.0 - beta2 ** it) / (1.0 - beta1 ** it))
+    m = s.get("m", p * 0)
+    v = s.get("v", p * 0)
     m = m + (1 - beta1) * (g - m)
     v = v + (1 - beta2) * (g * g - v)
-    return p - lr_t * m / (math.sqrt(v) + EPS), {"iter": it, "m": m, "v": v}
+    step = lr_t * m / (np.sqrt(v) + EPS)  # float64 even for float32 p
+    return (p - step).astype(p.dtype), {"iter": it, "m": m, "v": v}
 
 
-CASES = [
-    (SGD, scalar_sgd, {}),
-    (SGD, scalar_sgd, {"lr": 0.5}),
-    (Momentum, scalar_momentum, {}),
-    (Momentum, scalar_momentum, {"lr": 0.1, "momentum": 0.5}),
-    (Nesterov, scalar_nesterov, {}),
-    (AdaGrad, scalar_adagrad, {"lr": 1.5}),
-    (RMSprop, scalar_rmsprop, {"lr": 0.02, "decay_rate": 0.9}),
-    (Adam, scalar_adam, {}),
-    (Adam, scalar_adam, {"lr": 0.3, "beta1": 0.8, "beta2": 0.99}),
-]
+ORACLES = {SGD: scalar_sgd, Momentum: scalar_momentum, Nesterov: scalar_nesterov,
+           AdaGrad: scalar_adagrad, RMSprop: scalar_rmsprop, Adam: scalar_adam}
+
+unit = st.floats(0.01, 0.999)
+HYPER = {
+    SGD: st.fixed_dictionaries({"lr": st.floats(1e-4, 2.0)}),
+    Momentum: st.fixed_dictionaries({"lr": st.floats(1e-4, 1.0), "momentum": unit}),
+    Nesterov: st.fixed_dictionaries({"lr": st.floats(1e-4, 1.0), "momentum": unit}),
+    AdaGrad: st.fixed_dictionaries({"lr": st.floats(1e-4, 2.0)}),
+    RMSprop: st.fixed_dictionaries({"lr": st.floats(1e-4, 1.0), "decay_rate": unit}),
+    Adam: st.fixed_dictionaries({"lr": st.floats(1e-4, 1.0), "beta1": unit, "beta2": unit}),
+}
 
 
-@pytest.mark.parametrize("cls, scalar, kwargs", CASES)
-def test_float64_matches_the_formula_bit_for_bit(cls, scalar, kwargs):
-    rng = np.random.default_rng(1)
-    p = rng.standard_normal((3, 5))
-    expected = [float(x) for x in p.ravel()]
+def check_against_oracle(cls, kwargs, dtype, shape, seed, steps):
+    rng = np.random.default_rng(seed)
+    p = rng.standard_normal(shape).astype(dtype)
+    expected = [x for x in p.ravel()]  # NumPy scalars of dtype
     states = [{} for _ in expected]
     opt = cls(**kwargs)
-    for _ in range(4):
-        g = rng.standard_normal((3, 5))
+    for _ in range(steps):
+        g = rng.standard_normal(shape).astype(dtype)
         opt.update({"W": p}, {"W": g})
         for i, gi in enumerate(g.ravel()):
-            expected[i], states[i] = scalar(expected[i], float(gi), states[i], **kwargs)
-        assert np.array_equal(p.ravel(), np.array(expected))
+            expected[i], states[i] = ORACLES[cls](expected[i], gi, states[i], **kwargs)
+        assert p.dtype == dtype
+        assert np.array_equal(p.ravel(), np.array(expected, dtype=dtype))
+
+
+@pytest.mark.parametrize("cls", list(ORACLES))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_defaults_match_the_formula_bit_for_bit(cls, dtype):
+    check_against_oracle(cls, {}, dtype, (3, 5), seed=1, steps=4)
+
+
+@pytest.mark.parametrize("cls", list(ORACLES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       shape=st.sampled_from([(), (1,), (7,), (2, 3), (2, 1, 3)]),
+       seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 4))
+def test_random_hyper_parameters_match_the_formula(cls, data, dtype, shape, seed, steps):
+    kwargs = data.draw(HYPER[cls])
+    check_against_oracle(cls, kwargs, dtype, shape, seed, steps)
 
 
 def test_hand_computed_values():
