@@ -20,6 +20,7 @@
 # Loops run over raw pointers so that gcc vectorises them.
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
+from cpython.ref cimport Py_REFCNT
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
@@ -221,7 +222,7 @@ cdef bint disjoint(const Py_buffer* a, const Py_buffer* b) noexcept:
     return a.len == 0 or b.len == 0 or a0 + a.len <= b0 or b0 + b.len <= a0
 
 
-cdef bint prepare(Task* t, object key, object params, object grads, tuple states):
+cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, tuple states):
     """Take the views of one key's arrays into ``t``; False if the kernel does not apply."""
     cdef int i, j
     cdef list arrays
@@ -231,6 +232,14 @@ cdef bint prepare(Task* t, object key, object params, object grads, tuple states
             arrays.append(state[key])
     except Exception:  # missing keys and odd containers: the reference raises
         return False
+    # The reference's Momentum binds a new array to v[key]; updating it in
+    # place is the same only if nothing but the dict v refers to it (not
+    # another key, not a view, not the user).
+    if rule == MOMENTUM:
+        velocity = arrays[2]
+        if not (type(states[0]) is dict and type(velocity) is ndarray and velocity.base is None
+                and Py_REFCNT(velocity) == 3):  # held by v, arrays and velocity
+            return False
     t.n_arrays = 0
     for i in range(len(arrays)):
         if not take_view(arrays[i], &t.views[i], i != 1):
@@ -278,7 +287,7 @@ cdef drive(Rule rule, list keys, object params, object grads, tuple states,
         raise MemoryError()
     try:
         for key in keys:
-            if prepare(&tasks[pending], key, params, grads, states):
+            if prepare(rule, &tasks[pending], key, params, grads, states):
                 pending += 1
             else:
                 flush(rule, tasks, pending, h)
