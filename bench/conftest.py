@@ -1,0 +1,70 @@
+"""Shared fixtures for the benchmarks: thread count and the memory-bandwidth roofline.
+
+``bandwidth`` measures, once per session, the best rate at which NumPy
+streams arrays far larger than the caches (a copy and a triad); a kernel
+that reads and writes ``B`` bytes cannot take less than ``B / bandwidth``
+seconds, its roofline. Every benchmark that calls ``roofline(...)`` has its
+median reported as a multiple of that time, in ``extra_info`` (saved with
+``--benchmark-json``) and in a table at the end of the run.
+"""
+import time
+
+import numpy as np
+import pytest
+
+import fastdl
+
+_rows = []  # (benchmark name, median seconds, roofline seconds)
+
+
+def _best_rate(run, n_bytes, repeat=7):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return n_bytes / best
+
+
+@pytest.fixture(scope="session")
+def bandwidth():
+    """Bytes per second that one thread streams through memory (best of copy and triad)."""
+    n = 32 * 2**20  # 256 MiB of float64 per array: far beyond any cache
+    a, b, c = np.ones(n), np.ones(n), np.empty(n)
+    copy = _best_rate(lambda: np.copyto(c, a), 2 * a.nbytes)
+    triad = _best_rate(lambda: np.add(a, b, out=c), 3 * a.nbytes)
+    del a, b, c
+    rate = max(copy, triad)
+    print(f"\nmemory bandwidth: copy {copy / 1e9:.1f} GB/s, triad {triad / 1e9:.1f} GB/s")
+    return rate
+
+
+@pytest.fixture
+def one_thread():
+    """Run fastdl (and torch, when present) on one thread; restore afterwards."""
+    n = fastdl.get_num_threads()
+    fastdl.set_num_threads(1)
+    yield
+    fastdl.set_num_threads(n)
+
+
+@pytest.fixture
+def roofline(bandwidth):
+    """``roofline(benchmark, n_bytes)``: record the median as a multiple of ``n_bytes / bandwidth``."""
+    def record(benchmark, n_bytes):
+        floor = n_bytes / bandwidth
+        median = benchmark.stats.stats.median
+        benchmark.extra_info["roofline_s"] = floor
+        benchmark.extra_info["roofline_multiple"] = median / floor
+        _rows.append((benchmark.name, median, floor))
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _rows:
+        return
+    write = terminalreporter.write_line
+    write("")
+    write(f"{'benchmark':70s} {'median':>11s} {'roofline':>11s} {'multiple':>8s}")
+    for name, median, floor in _rows:
+        write(f"{name:70s} {median * 1e3:9.3f}ms {floor * 1e3:9.3f}ms {median / floor:8.2f}")
