@@ -29,6 +29,9 @@ from fastdl import _backend
 from fastdl.reference import optim as reference
 
 _kernels = _backend.load("optim")
+if _kernels is not None and _kernels.cpu_has_avx2():
+    # the same kernels built for AVX2: same results, wider vectors
+    _kernels = _backend.load("optim_avx2") or _kernels
 
 
 def _python_floats(*values):

@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastdl import _backend, optim, reference
@@ -24,6 +24,22 @@ hyper_parameters = {
                                    "beta1": st.floats(0.0, 0.999),
                                    "beta2": st.floats(0.0, 0.9999)}),
 }
+
+
+def kernel_builds():
+    """The compiled variants this machine can run: the baseline, and AVX2 where the CPU has it."""
+    base = _backend.load("optim")
+    if base is None:
+        return [None]
+    return ["optim", "optim_avx2"] if base.cpu_has_avx2() else ["optim"]
+
+
+@pytest.fixture(params=kernel_builds())
+def build(request, monkeypatch):
+    """Run the test with ``fastdl.optim`` using each compiled variant in turn."""
+    if request.param is not None:
+        monkeypatch.setattr(optim, "_kernels", _backend.load(request.param))
+    return request.param
 
 
 def run_both(name, hyper, params, grad_steps):
@@ -63,9 +79,10 @@ def cases(draw):
     return name, hyper, params, grad_steps
 
 
-@settings(max_examples=200, deadline=None)
-@given(cases())
-def test_matches_reference_bit_for_bit(case):
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=cases())
+def test_matches_reference_bit_for_bit(build, case):
     name, hyper, params, grad_steps = case
     assert_same(*run_both(name, hyper, params, grad_steps), name)
 
@@ -73,7 +90,7 @@ def test_matches_reference_bit_for_bit(case):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_defaults_match_reference(name, dtype, shape):
+def test_defaults_match_reference(build, name, dtype, shape):
     rng = np.random.default_rng(0)
     params = {"W": rng.standard_normal(shape).astype(dtype),
               "b": rng.standard_normal(shape).astype(dtype)}
@@ -82,7 +99,7 @@ def test_defaults_match_reference(name, dtype, shape):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_book_network_matches_reference(name):
+def test_book_network_matches_reference(build, name):
     """The chapter's MNIST comparison: MultiLayerNet(784, [100]*4, 10), many steps."""
     net = reference.MultiLayerNet(784, [100] * 4, 10)
     rng = np.random.default_rng(1)
@@ -107,3 +124,10 @@ def test_kernel_takes_contiguous_float_arrays(name, monkeypatch):
 def test_kernels_are_loaded_when_required():
     if _backend.REQUIRE_CYTHON:
         assert optim._kernels is not None
+
+
+def test_avx2_build_is_used_where_the_cpu_has_avx2():
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    want = "optim_avx2" if optim._kernels.cpu_has_avx2() else "optim"
+    assert optim._kernels.__name__ == f"fastdl._kernels.{want}"

@@ -40,6 +40,19 @@ cdef extern from *:
     """
     int fastdl_max_threads() noexcept nogil
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    static int fastdl_cpu_has_avx2(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    }
+    #else
+    static int fastdl_cpu_has_avx2(void) { return 0; }
+    #endif
+    """
+    int fastdl_cpu_has_avx2() noexcept nogil
+
 # Below this many elements a second thread costs more than it saves: Adam
 # float64 gains 1.4x at 4096 elements, 1.75x at 16384, with 2 threads
 # (measured on a 2-core machine, see bench/README.md).
@@ -299,6 +312,11 @@ cdef drive(Rule rule, list keys, object params, object grads, tuple states,
         for i in range(pending):
             release(&tasks[i])
         free(tasks)
+
+
+def cpu_has_avx2():
+    """True if this CPU (and its OS) can run the AVX2 build, ``optim_avx2``."""
+    return bool(fastdl_cpu_has_avx2())
 
 
 def _set_thread_threshold(Py_ssize_t n):
