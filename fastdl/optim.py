@@ -38,7 +38,10 @@ def _python_floats(*values):
     # NumPy 2 rounds a Python float to the array's dtype (NEP 50), which is
     # what the kernels do; ints and NumPy scalars promote differently, so
     # they take the reference path.
-    return _kernels is not None and all(type(x) is float for x in values)
+    for x in values:
+        if type(x) is not float:
+            return False
+    return _kernels is not None
 
 
 class _Options:
