@@ -20,8 +20,8 @@ differs:
 Beyond the book, every class takes the keyword-only options
 ``weight_decay``, ``decoupled`` and ``maximize`` (``Adam`` also
 ``amsgrad``), whose defaults are the book's update, and has
-``state_dict()``/``load_state_dict()``. The options are computed in NumPy
-(see ``_Options._step``).
+``state_dict()``/``load_state_dict()``. The kernels compute the options
+too; ``_Options._step`` is their NumPy definition (the reference path).
 """
 import numpy as np
 
@@ -99,15 +99,29 @@ class _Options:
                 raise ValueError(f"{type(self).__name__}, key {key!r}: {exc}") from exc
         return step
 
-    def _run(self, kernel, fast, params, grads, *args, lr_t=()):
+    def _kernel_options(self):
+        """The options as the kernels' bits, or None where the kernels cannot apply them."""
+        options = _kernels.OPTIONS
+        bits = options["maximize"] if self.maximize else 0
+        if self.weight_decay != 0:
+            if not _python_floats(self.lr, self.weight_decay):
+                return None
+            bits |= options["decoupled_decay"] if self.decoupled else options["l2_decay"]
+        return bits
+
+    def _run(self, kernel, fast, params, grads, *args, lr_t=(), **more):
         """Update every key: ``kernel`` where it applies, the reference step elsewhere."""
         keys = list(params.keys())
         step = self._reference_steps(params, grads, *lr_t)
-        if fast and self._book_rule():
-            kernel(keys, params, grads, *args, step)
-        else:
+        bits = self._kernel_options() if fast else None
+        if bits is None:
             for key in keys:
                 step(key)
+        elif bits == 0:
+            kernel(keys, params, grads, *args, step)
+        else:
+            kernel(keys, params, grads, *args, step, weight_decay=self.weight_decay,
+                   options=bits, **more)
 
     def state_dict(self):
         """Hyper-parameters, options and state as plain numbers and NumPy arrays (copies)."""
@@ -293,6 +307,12 @@ class Adam(_Options, reference.Adam):
     def _book_rule(self):
         return not self.amsgrad and super()._book_rule()
 
+    def _kernel_options(self):
+        bits = super()._kernel_options()
+        if bits is None or not self.amsgrad:
+            return bits
+        return bits | _kernels.OPTIONS["amsgrad"]
+
     def update(self, params, grads):
         if self.m is None:
             self.m = reference._zeros_like_params(params)
@@ -303,7 +323,8 @@ class Adam(_Options, reference.Adam):
         lr_t = self._lr_t()
         fast = _python_floats(self.beta1, self.beta2) and type(lr_t) is np.float64
         self._run(_kernels and _kernels.adam_update, fast, params, grads,
-                  self.m, self.v, lr_t, self.beta1, self.beta2, lr_t=(lr_t,))
+                  self.m, self.v, lr_t, self.beta1, self.beta2, lr_t=(lr_t,),
+                  lr=self.lr, v_max=self.v_max)
 
     def _rule_step(self, params, grads, key, lr_t):
         if not self.amsgrad:

@@ -118,3 +118,46 @@ def test_state_dict_holds_copies():
     state["m"]["W"][...] = 0
     assert opt.m["W"].any()
     assert state["iter"] == 4 and state["v_max"] is None
+
+
+OPTION_SETS = [{"maximize": True}, {"weight_decay": 0.03}, {"weight_decay": 0.03, "decoupled": True},
+               {"weight_decay": 0.03, "decoupled": True, "maximize": True},
+               {"weight_decay": 0.03, "maximize": True}]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("options", OPTION_SETS + [{"amsgrad": True},
+                                                   {"amsgrad": True, "weight_decay": 0.1,
+                                                    "decoupled": True}])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_compute_the_options_as_the_numpy_path(name, options, dtype, monkeypatch):
+    if "amsgrad" in options and name != "Adam":
+        pytest.skip("amsgrad is Adam's")
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    params, grads = make_case(dtype, steps=5)
+    grads[2]["W"][0, 0] = np.nan
+    grads[3]["b"][1] = np.inf
+    fast = getattr(optim, name)(**options)
+    with np.errstate(all="ignore"):
+        p_fast = train(fast, params, grads)
+        monkeypatch.setattr(optim, "_kernels", None)  # the NumPy definition
+        slow = getattr(optim, name)(**options)
+        p_slow = train(slow, params, grads)
+    assert all(np.array_equal(p_fast[k], p_slow[k], equal_nan=True) for k in p_slow)
+    for state in ("v", "h", "m", "v_max"):
+        a, b = getattr(fast, state, None), getattr(slow, state, None)
+        if b is not None:
+            assert all(np.array_equal(a[k], b[k], equal_nan=True) for k in b), state
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_take_the_kernel(name, monkeypatch):
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    opt = getattr(optim, name)(weight_decay=0.1, decoupled=True, maximize=True)
+    def refuse(*args):
+        raise AssertionError("the NumPy step ran")
+    monkeypatch.setattr(opt, "_step", refuse)
+    p = {"W": np.ones(5)}
+    opt.update(p, {"W": np.ones(5)})

@@ -62,19 +62,32 @@ cdef Py_ssize_t thread_threshold = THREAD_THRESHOLD
 cdef enum Rule:
     SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM
 
+# Options beyond the book (fastdl.optim._Options), as bits of Hyper.options.
+cdef enum:
+    MAXIMIZE = 1
+    L2_DECAY = 2         # g + weight_decay*p
+    DECOUPLED_DECAY = 4  # p -= lr*weight_decay*p first
+    AMSGRAD = 8
+
+OPTIONS = {"maximize": MAXIMIZE, "l2_decay": L2_DECAY,
+           "decoupled_decay": DECOUPLED_DECAY, "amsgrad": AMSGRAD}
+
 cdef struct Hyper:
-    double lr, momentum, decay_rate, beta1, beta2, lr_t
+    double lr, momentum, decay_rate, beta1, beta2, lr_t, weight_decay
+    int options
 
 cdef struct Task:
     char kind             # b'f' (float32) or b'd' (float64)
     Py_ssize_t n          # elements
     int n_arrays          # parameter, gradient, then the states
-    Py_buffer views[4]
+    Py_buffer views[5]
 
 cdef object ndarray = np.ndarray
 
 
 # ---- kernels: [lo, lo+n) of one key's arrays ---------------------------------
+# ``options == 0`` is the book's update; gcc unswitches each loop on it, so
+# the book's loop stays free of the options' branches.
 
 cdef inline floating root(floating x) noexcept nogil:
     if floating is float:
@@ -83,109 +96,170 @@ cdef inline floating root(floating x) noexcept nogil:
         return sqrt(x)
 
 
+cdef inline floating option_grad(floating* p,      # IN/OUT parameter element
+                                 floating g,       # IN gradient element
+                                 int options, floating weight_decay,
+                                 floating lr_weight_decay) noexcept nogil:
+    """The gradient the step uses, under the options; applies decoupled decay to ``p``."""
+    if options & MAXIMIZE:
+        g = -g                                    # g = -g
+    if options & DECOUPLED_DECAY:
+        p[0] -= lr_weight_decay * p[0]            # params[key] -= self.lr * self.weight_decay * params[key]
+    elif options & L2_DECAY:
+        g = g + weight_decay * p[0]               # g = g + self.weight_decay * params[key]
+    return g
+
+
 cdef void sgd_step(floating* p,            # IN/OUT parameter
                    const floating* g,      # IN gradient
-                   Py_ssize_t n, floating lr) noexcept nogil:
+                   Py_ssize_t n, floating lr,
+                   int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi
     for i in range(n):
-        p[i] -= lr * g[i]                  # params[key] -= self.lr * grads[key]
+        gi = g[i]
+        if options:
+            gi = option_grad(&p[i], gi, options, wd, lr_wd)
+        p[i] -= lr * gi                    # params[key] -= self.lr * grads[key]
 
 
 cdef void momentum_step(floating* p,       # IN/OUT parameter
                         const floating* g, # IN gradient
                         floating* v,       # IN/OUT velocity
-                        Py_ssize_t n, floating lr, floating momentum) noexcept nogil:
+                        Py_ssize_t n, floating lr, floating momentum,
+                        int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi
     for i in range(n):
-        v[i] = momentum * v[i] - lr * g[i]  # self.v[key] = self.momentum*self.v[key] - self.lr*grads[key]
-        p[i] += v[i]                        # params[key] += self.v[key]
+        gi = g[i]
+        if options:
+            gi = option_grad(&p[i], gi, options, wd, lr_wd)
+        v[i] = momentum * v[i] - lr * gi   # self.v[key] = self.momentum*self.v[key] - self.lr*grads[key]
+        p[i] += v[i]                       # params[key] += self.v[key]
 
 
 cdef void nesterov_step(floating* p,       # IN/OUT parameter
                         const floating* g, # IN gradient
                         floating* v,       # IN/OUT velocity
                         Py_ssize_t n, floating lr, floating momentum,
-                        floating momentum2,          # momentum*momentum
-                        floating lr1) noexcept nogil:  # (1 + momentum)*lr
+                        floating momentum2,  # momentum*momentum
+                        floating lr1,        # (1 + momentum)*lr
+                        int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi
     for i in range(n):
+        gi = g[i]
+        if options:
+            gi = option_grad(&p[i], gi, options, wd, lr_wd)
         p[i] += momentum2 * v[i]           # params[key] += self.momentum * self.momentum * self.v[key]
-        p[i] -= lr1 * g[i]                 # params[key] -= (1 + self.momentum) * self.lr * grads[key]
+        p[i] -= lr1 * gi                   # params[key] -= (1 + self.momentum) * self.lr * grads[key]
         v[i] *= momentum                   # self.v[key] *= self.momentum
-        v[i] -= lr * g[i]                  # self.v[key] -= self.lr * grads[key]
+        v[i] -= lr * gi                    # self.v[key] -= self.lr * grads[key]
 
 
 cdef void adagrad_step(floating* p,        # IN/OUT parameter
                        const floating* g,  # IN gradient
                        floating* h,        # IN/OUT sum of squared gradients
-                       Py_ssize_t n, floating lr) noexcept nogil:
+                       Py_ssize_t n, floating lr,
+                       int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi
     cdef floating eps = <floating>1e-7
     for i in range(n):
-        h[i] += g[i] * g[i]                      # self.h[key] += grads[key] * grads[key]
-        p[i] -= lr * g[i] / (root(h[i]) + eps)   # params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
+        gi = g[i]
+        if options:
+            gi = option_grad(&p[i], gi, options, wd, lr_wd)
+        h[i] += gi * gi                         # self.h[key] += grads[key] * grads[key]
+        p[i] -= lr * gi / (root(h[i]) + eps)    # params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
 
 
 cdef void rmsprop_step(floating* p,        # IN/OUT parameter
                        const floating* g,  # IN gradient
                        floating* h,        # IN/OUT running mean of squared gradients
                        Py_ssize_t n, floating lr, floating decay_rate,
-                       floating keep) noexcept nogil:  # 1 - decay_rate
+                       floating keep,      # 1 - decay_rate
+                       int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi
     cdef floating eps = <floating>1e-7
     for i in range(n):
-        h[i] *= decay_rate                       # self.h[key] *= self.decay_rate
-        h[i] += keep * g[i] * g[i]               # self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-        p[i] -= lr * g[i] / (root(h[i]) + eps)   # params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
+        gi = g[i]
+        if options:
+            gi = option_grad(&p[i], gi, options, wd, lr_wd)
+        h[i] *= decay_rate                      # self.h[key] *= self.decay_rate
+        h[i] += keep * gi * gi                  # self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+        p[i] -= lr * gi / (root(h[i]) + eps)    # params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
 
 
 cdef void adam_step(floating* p,           # IN/OUT parameter
                     const floating* g,     # IN gradient
                     floating* m,           # IN/OUT first moment
                     floating* v,           # IN/OUT second moment
+                    floating* v_max,       # IN/OUT running maximum of v (AMSGRAD only)
                     Py_ssize_t n, double lr_t,
-                    floating one_minus_beta1, floating one_minus_beta2) noexcept nogil:
+                    floating one_minus_beta1, floating one_minus_beta2,
+                    int options, floating wd, floating lr_wd) noexcept nogil:
     cdef Py_ssize_t i
+    cdef floating gi, vi
     cdef floating eps = <floating>1e-7
+    if options == 0:
+        # The book's loop, written out: gcc does not unswitch the one below.
+        for i in range(n):
+            m[i] += one_minus_beta1 * (g[i] - m[i])         # self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            v[i] += one_minus_beta2 * (g[i] * g[i] - v[i])  # self.v[key] += (1 - self.beta2) * (grads[key]*grads[key] - self.v[key])
+            # lr_t is a NumPy float64 scalar: NumPy divides in double, and p -= rounds once.
+            p[i] = <floating>(<double>p[i]
+                              - lr_t * <double>m[i] / <double>(root(v[i]) + eps))
+                                                            # params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + EPS)
+        return
     for i in range(n):
-        m[i] += one_minus_beta1 * (g[i] - m[i])         # self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
-        v[i] += one_minus_beta2 * (g[i] * g[i] - v[i])  # self.v[key] += (1 - self.beta2) * (grads[key]*grads[key] - self.v[key])
-        # lr_t is a NumPy float64 scalar: NumPy divides in double, and p -= rounds once.
-        p[i] = <floating>(<double>p[i]
-                          - lr_t * <double>m[i] / <double>(root(v[i]) + eps))
-                                                        # params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + EPS)
+        gi = option_grad(&p[i], g[i], options, wd, lr_wd)
+        m[i] += one_minus_beta1 * (gi - m[i])
+        v[i] += one_minus_beta2 * (gi * gi - v[i])
+        vi = v[i]
+        if options & AMSGRAD:
+            if not (v_max[i] >= vi or v_max[i] != v_max[i]):
+                v_max[i] = vi                               # np.maximum(self.v_max[key], self.v[key], out=self.v_max[key])
+            vi = v_max[i]
+        p[i] = <floating>(<double>p[i] - lr_t * <double>m[i] / <double>(root(vi) + eps))
 
 
 cdef void run_typed(Rule rule, floating* p, floating* g, floating* s1, floating* s2,
-                    Py_ssize_t lo, Py_ssize_t n, const Hyper* h) noexcept nogil:
+                    floating* s3, Py_ssize_t lo, Py_ssize_t n, const Hyper* h) noexcept nogil:
+    cdef int options = h.options
+    cdef floating wd = <floating>h.weight_decay
+    cdef floating lr_wd = <floating>(h.lr * h.weight_decay)
     p += lo
     g += lo
     if rule == SGD:
-        sgd_step(p, g, n, <floating>h.lr)
+        sgd_step(p, g, n, <floating>h.lr, options, wd, lr_wd)
     elif rule == MOMENTUM:
-        momentum_step(p, g, s1 + lo, n, <floating>h.lr, <floating>h.momentum)
+        momentum_step(p, g, s1 + lo, n, <floating>h.lr, <floating>h.momentum,
+                      options, wd, lr_wd)
     elif rule == NESTEROV:
         nesterov_step(p, g, s1 + lo, n, <floating>h.lr, <floating>h.momentum,
                       <floating>(h.momentum * h.momentum),
-                      <floating>((1.0 + h.momentum) * h.lr))
+                      <floating>((1.0 + h.momentum) * h.lr), options, wd, lr_wd)
     elif rule == ADAGRAD:
-        adagrad_step(p, g, s1 + lo, n, <floating>h.lr)
+        adagrad_step(p, g, s1 + lo, n, <floating>h.lr, options, wd, lr_wd)
     elif rule == RMSPROP:
         rmsprop_step(p, g, s1 + lo, n, <floating>h.lr, <floating>h.decay_rate,
-                     <floating>(1.0 - h.decay_rate))
+                     <floating>(1.0 - h.decay_rate), options, wd, lr_wd)
     else:
-        adam_step(p, g, s1 + lo, s2 + lo, n, h.lr_t,
-                  <floating>(1.0 - h.beta1), <floating>(1.0 - h.beta2))
+        adam_step(p, g, s1 + lo, s2 + lo, s3 + lo if s3 != NULL else NULL, n, h.lr_t,
+                  <floating>(1.0 - h.beta1), <floating>(1.0 - h.beta2), options, wd, lr_wd)
 
 
 cdef void run_piece(Rule rule, const Task* t, Py_ssize_t lo, Py_ssize_t n,
                     const Hyper* h) noexcept nogil:
     if t.kind == b'd':
         run_typed(rule, <double*>t.views[0].buf, <double*>t.views[1].buf,
-                  <double*>t.views[2].buf, <double*>t.views[3].buf, lo, n, h)
+                  <double*>t.views[2].buf, <double*>t.views[3].buf,
+                  <double*>t.views[4].buf, lo, n, h)
     else:
         run_typed(rule, <float*>t.views[0].buf, <float*>t.views[1].buf,
-                  <float*>t.views[2].buf, <float*>t.views[3].buf, lo, n, h)
+                  <float*>t.views[2].buf, <float*>t.views[3].buf,
+                  <float*>t.views[4].buf, lo, n, h)
 
 
 cdef void run_task(Rule rule, const Task* t, const Hyper* h) noexcept nogil:
@@ -266,7 +340,7 @@ cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, t
             if not disjoint(&t.views[i], &t.views[j]):
                 release(t)
                 return False
-    for i in range(t.n_arrays, 4):
+    for i in range(t.n_arrays, 5):
         t.views[i].buf = NULL
     t.kind = t.views[0].format[0]
     t.n = t.views[0].len // t.views[0].itemsize
@@ -327,49 +401,53 @@ def _set_thread_threshold(Py_ssize_t n):
 
 
 # ---- one entry point per optimizer ---------------------------------------------
+# ``weight_decay`` and ``options`` are fastdl.optim's options beyond the book
+# (0 and 0: the book's update).
 
-def sgd_update(list keys, params, grads, double lr, step):
+def sgd_update(list keys, params, grads, double lr, step,
+               double weight_decay=0.0, int options=0):
     """``p -= lr*g`` for every key; ``step(key)`` for keys the kernel does not take."""
     cdef Hyper h
-    h.lr = lr
+    h.lr, h.weight_decay, h.options = lr, weight_decay, options
     drive(SGD, keys, params, grads, (), &h, step)
 
 
-def momentum_update(list keys, params, grads, v, double lr, double momentum, step):
+def momentum_update(list keys, params, grads, v, double lr, double momentum, step,
+                    double weight_decay=0.0, int options=0):
     """Momentum's update of ``params`` and ``v``; ``step(key)`` for the rest."""
     cdef Hyper h
-    h.lr = lr
-    h.momentum = momentum
+    h.lr, h.momentum, h.weight_decay, h.options = lr, momentum, weight_decay, options
     drive(MOMENTUM, keys, params, grads, (v,), &h, step)
 
 
-def nesterov_update(list keys, params, grads, v, double lr, double momentum, step):
+def nesterov_update(list keys, params, grads, v, double lr, double momentum, step,
+                    double weight_decay=0.0, int options=0):
     """Nesterov's update of ``params`` and ``v``; ``step(key)`` for the rest."""
     cdef Hyper h
-    h.lr = lr
-    h.momentum = momentum
+    h.lr, h.momentum, h.weight_decay, h.options = lr, momentum, weight_decay, options
     drive(NESTEROV, keys, params, grads, (v,), &h, step)
 
 
-def adagrad_update(list keys, params, grads, h_state, double lr, step):
+def adagrad_update(list keys, params, grads, h_state, double lr, step,
+                   double weight_decay=0.0, int options=0):
     """AdaGrad's update of ``params`` and ``h``; ``step(key)`` for the rest."""
     cdef Hyper h
-    h.lr = lr
+    h.lr, h.weight_decay, h.options = lr, weight_decay, options
     drive(ADAGRAD, keys, params, grads, (h_state,), &h, step)
 
 
-def rmsprop_update(list keys, params, grads, h_state, double lr, double decay_rate, step):
+def rmsprop_update(list keys, params, grads, h_state, double lr, double decay_rate, step,
+                   double weight_decay=0.0, int options=0):
     """RMSprop's update of ``params`` and ``h``; ``step(key)`` for the rest."""
     cdef Hyper h
-    h.lr = lr
-    h.decay_rate = decay_rate
+    h.lr, h.decay_rate, h.weight_decay, h.options = lr, decay_rate, weight_decay, options
     drive(RMSPROP, keys, params, grads, (h_state,), &h, step)
 
 
-def adam_update(list keys, params, grads, m, v, double lr_t, double beta1, double beta2, step):
-    """Adam's update of ``params``, ``m`` and ``v`` with step size ``lr_t``; ``step(key)`` for the rest."""
+def adam_update(list keys, params, grads, m, v, double lr_t, double beta1, double beta2, step,
+                double lr=0.0, double weight_decay=0.0, int options=0, v_max=None):
+    """Adam's update of ``params``, ``m``, ``v`` (and ``v_max`` with AMSGRAD); ``step(key)`` for the rest."""
     cdef Hyper h
-    h.lr_t = lr_t
-    h.beta1 = beta1
-    h.beta2 = beta2
-    drive(ADAM, keys, params, grads, (m, v), &h, step)
+    h.lr_t, h.beta1, h.beta2 = lr_t, beta1, beta2
+    h.lr, h.weight_decay, h.options = lr, weight_decay, options
+    drive(ADAM, keys, params, grads, (m, v, v_max) if options & AMSGRAD else (m, v), &h, step)
