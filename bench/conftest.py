@@ -18,6 +18,7 @@ import fastdl
 
 _rows = []  # (benchmark name, median seconds, bytes read and written)
 _probes = []  # bandwidths measured, bytes per second
+_head_to_head = []  # (group, {implementation: median seconds}, bytes or None)
 
 
 def _best_rate(run, n_bytes, repeat=10):
@@ -68,12 +69,26 @@ def roofline(bandwidth):
     return record
 
 
+@pytest.fixture
+def head_to_head():
+    """``head_to_head(group, medians, n_bytes)``: report interleaved medians side by side."""
+    def record(group, medians, n_bytes):
+        _head_to_head.append((group, medians, n_bytes))
+    return record
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not _rows:
+    if not _rows and not _head_to_head:
         return
     copy, triad = probe_bandwidth()
     rate = max(_probes)
     write = terminalreporter.write_line
+    write("")
+    for group, medians, n_bytes in _head_to_head:
+        fastest = min(medians.values())
+        cells = ", ".join(f"{name} {m * 1e3:.3f} ms ({m / fastest:.2f})" for name, m in medians.items())
+        roof = "" if n_bytes is None else f"; roofline {n_bytes / rate * 1e3:.3f} ms"
+        write(f"{group}: {cells}{roof}")
     write("")
     write(f"memory bandwidth at the end: copy {copy / 1e9:.1f} GB/s, triad {triad / 1e9:.1f} GB/s; "
           f"roofline below uses the best probe, {rate / 1e9:.1f} GB/s")
