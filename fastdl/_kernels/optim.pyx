@@ -17,7 +17,11 @@
 # contiguous piece per OpenMP thread. Every element is computed on its own,
 # so the result does not depend on the number of threads.
 #
-# Loops run over raw pointers so that gcc vectorises them.
+# The options beyond the book (weight decay, maximize, AMSGrad) are bits of
+# ``Hyper.options``; with none set, each kernel runs the book's loop.
+#
+# Loops run over raw pointers so that gcc vectorises them. optim_avx2.pyx
+# compiles this file again for AVX2.
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from cpython.ref cimport Py_REFCNT
@@ -300,7 +304,7 @@ cdef bint take_view(object array, Py_buffer* view, bint writable):
 
 cdef bint same_layout(const Py_buffer* a, const Py_buffer* b) noexcept:
     return (a.format[0] == b.format[0] and a.ndim == b.ndim and a.len == b.len
-            and memcmp(a.shape, b.shape, a.ndim * sizeof(Py_ssize_t)) == 0)
+            and (a.ndim == 0 or memcmp(a.shape, b.shape, a.ndim * sizeof(Py_ssize_t)) == 0))
 
 
 cdef bint disjoint(const Py_buffer* a, const Py_buffer* b) noexcept:
