@@ -10,12 +10,16 @@ key, in the reference's key order. The results are the reference's in
 every case, to the bit (float32 included, with NumPy 2's promotion). What
 differs:
 
+- hyper-parameters that are not Python floats (ints, NumPy scalars) take
+  the reference path, since NumPy promotes them differently;
 - a ``ValueError`` from a key (shapes that do not broadcast, a read-only
   parameter) names the key;
 - NumPy's floating-point warnings (overflow, invalid value) are not issued
-  for keys the kernel updates, and NaN payloads may differ (NaN stays NaN);
-- ``Momentum`` updates ``v[key]`` in place where the reference binds a new
-  array to it (same values).
+  for keys the kernel updates, and NaN payloads may differ (NaN stays NaN).
+
+``Momentum``'s reference binds a new array to ``v[key]``; the kernel updates
+it in place only when nothing but the dict ``v`` refers to that array, so
+no one can tell the difference.
 
 Beyond the book, every class takes the keyword-only options
 ``weight_decay``, ``decoupled`` and ``maximize`` (``Adam`` also

@@ -238,3 +238,15 @@ def test_empty_and_non_dict_containers(name):
     from collections import OrderedDict
     assert_same_outcome(name, lambda: OrderedDict(W=normal(3), b=normal(2)),
                         lambda p: OrderedDict(b=normal(2, seed=1), W=normal(3, seed=2)))
+
+
+def test_momentum_velocity_held_by_the_user_is_not_changed():
+    """The reference binds a new v[key]; an array the user kept must stay as it was."""
+    for module in (optim, reference):
+        opt = module.Momentum()
+        p = {"W": normal(6)}
+        opt.update(p, {"W": normal(6, seed=1)})
+        kept = opt.v["W"]
+        before = kept.copy()
+        opt.update(p, {"W": normal(6, seed=2)})
+        assert np.array_equal(kept, before) and opt.v["W"] is not kept
