@@ -29,7 +29,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
 from libc.stdlib cimport calloc, free
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memset
 
 import numpy as np
 
@@ -57,10 +57,14 @@ cdef extern from *:
     """
     int fastdl_cpu_has_avx2() noexcept nogil
 
-# Below this many elements a second thread costs more than it saves: Adam
-# float64 gains 1.4x at 4096 elements, 1.75x at 16384, with 2 threads
-# (measured on a 2-core machine, see bench/README.md).
-THREAD_THRESHOLD = 16384
+# Below this many elements arrays are not split across threads. On a quiet
+# 2-core machine a second thread already paid at 4,096 elements (Adam
+# float64: 1.4x; 1.8x from 16,384), but where other processes keep the
+# cores busy each parallel region can wait ~10 ms for the second thread.
+# 2**18 keeps every array of the book's networks (at most 784*100) on one
+# thread and splits only arrays whose update takes 0.3 ms or more
+# (see bench/README.md).
+THREAD_THRESHOLD = 2**18
 cdef Py_ssize_t thread_threshold = THREAD_THRESHOLD
 
 cdef enum Rule:
@@ -408,50 +412,55 @@ def _set_thread_threshold(Py_ssize_t n):
 # ``weight_decay`` and ``options`` are fastdl.optim's options beyond the book
 # (0 and 0: the book's update).
 
+cdef Hyper new_hyper(double lr, double weight_decay, int options) noexcept:
+    """Hyper-parameters with ``lr`` and the options set, the rest zero."""
+    cdef Hyper h
+    memset(&h, 0, sizeof(Hyper))
+    h.lr, h.weight_decay, h.options = lr, weight_decay, options
+    return h
+
+
 def sgd_update(list keys, params, grads, double lr, step,
                double weight_decay=0.0, int options=0):
     """``p -= lr*g`` for every key; ``step(key)`` for keys the kernel does not take."""
-    cdef Hyper h
-    h.lr, h.weight_decay, h.options = lr, weight_decay, options
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
     drive(SGD, keys, params, grads, (), &h, step)
 
 
 def momentum_update(list keys, params, grads, v, double lr, double momentum, step,
                     double weight_decay=0.0, int options=0):
     """Momentum's update of ``params`` and ``v``; ``step(key)`` for the rest."""
-    cdef Hyper h
-    h.lr, h.momentum, h.weight_decay, h.options = lr, momentum, weight_decay, options
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    h.momentum = momentum
     drive(MOMENTUM, keys, params, grads, (v,), &h, step)
 
 
 def nesterov_update(list keys, params, grads, v, double lr, double momentum, step,
                     double weight_decay=0.0, int options=0):
     """Nesterov's update of ``params`` and ``v``; ``step(key)`` for the rest."""
-    cdef Hyper h
-    h.lr, h.momentum, h.weight_decay, h.options = lr, momentum, weight_decay, options
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    h.momentum = momentum
     drive(NESTEROV, keys, params, grads, (v,), &h, step)
 
 
 def adagrad_update(list keys, params, grads, h_state, double lr, step,
                    double weight_decay=0.0, int options=0):
     """AdaGrad's update of ``params`` and ``h``; ``step(key)`` for the rest."""
-    cdef Hyper h
-    h.lr, h.weight_decay, h.options = lr, weight_decay, options
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
     drive(ADAGRAD, keys, params, grads, (h_state,), &h, step)
 
 
 def rmsprop_update(list keys, params, grads, h_state, double lr, double decay_rate, step,
                    double weight_decay=0.0, int options=0):
     """RMSprop's update of ``params`` and ``h``; ``step(key)`` for the rest."""
-    cdef Hyper h
-    h.lr, h.decay_rate, h.weight_decay, h.options = lr, decay_rate, weight_decay, options
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    h.decay_rate = decay_rate
     drive(RMSPROP, keys, params, grads, (h_state,), &h, step)
 
 
 def adam_update(list keys, params, grads, m, v, double lr_t, double beta1, double beta2, step,
                 double lr=0.0, double weight_decay=0.0, int options=0, v_max=None):
     """Adam's update of ``params``, ``m``, ``v`` (and ``v_max`` with AMSGRAD); ``step(key)`` for the rest."""
-    cdef Hyper h
+    cdef Hyper h = new_hyper(lr, weight_decay, options)
     h.lr_t, h.beta1, h.beta2 = lr_t, beta1, beta2
-    h.lr, h.weight_decay, h.options = lr, weight_decay, options
     drive(ADAM, keys, params, grads, (m, v, v_max) if options & AMSGRAD else (m, v), &h, step)
