@@ -19,9 +19,12 @@ _threads = _backend.load("threads")
 def set_num_threads(n):
     """Use ``n`` OpenMP threads for large arrays (in the calling thread).
 
-    The default is OpenMP's: ``OMP_NUM_THREADS`` or the number of cores.
-    ``threadpoolctl`` sees and limits the same setting. Results do not
-    depend on the number of threads.
+    Parameters
+    ----------
+    n : int
+        At least 1. The default is OpenMP's: ``OMP_NUM_THREADS`` or the
+        number of cores. ``threadpoolctl`` sees and limits the same
+        setting. Results do not depend on the number of threads.
     """
     if _threads is not None:
         _threads.set_num_threads(n)

@@ -51,7 +51,9 @@ def _python_floats(*values):
 class _Options:
     """Options beyond the book, ``state_dict`` and the per-key fallback.
 
-    Parameters (keyword-only, in every optimizer)
+    Every optimizer takes these keyword-only arguments.
+
+    Parameters
     ----------
     weight_decay : float, default 0.0
         With ``decoupled=False``, L2 regularisation: the step uses
