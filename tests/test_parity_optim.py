@@ -135,3 +135,24 @@ def test_avx2_build_is_used_where_the_cpu_has_avx2():
         pytest.skip("compiled kernels not built")
     want = "optim_avx2" if optim._kernels.cpu_has_avx2() else "optim"
     assert optim._kernels.__name__ == f"fastdl._kernels.{want}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_loop_matches_reference(name):
+    """Gradients from the network itself, so every step feeds the next (the chapter's comparison)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 50))
+    t = rng.integers(0, 10, 32)
+    losses = []
+    for module in (optim, reference):
+        np.random.seed(0)
+        net = reference.MultiLayerNet(50, [20] * 4, 10)
+        opt = getattr(module, name)()
+        trace = []
+        for _ in range(20):
+            opt.update(net.params, net.gradient(x, t))
+            trace.append(net.loss(x, t))
+        losses.append((trace, {k: v.copy() for k, v in net.params.items()}))
+    (fast_trace, fast_params), (ref_trace, ref_params) = losses
+    assert fast_trace == ref_trace
+    assert all(np.array_equal(fast_params[k], ref_params[k]) for k in ref_params)
