@@ -13,6 +13,29 @@ from fastdl.reference.gradient import numerical_gradient
 from fastdl.reference.util import shuffle_dataset
 from fastdl.trainer import Trainer
 
+_threads = _backend.load("threads")
+
+
+def set_num_threads(n):
+    """Use ``n`` OpenMP threads for large arrays (in the calling thread).
+
+    Parameters
+    ----------
+    n : int
+        At least 1. The default is OpenMP's: ``OMP_NUM_THREADS`` or the
+        number of cores. ``threadpoolctl`` sees and limits the same
+        setting. Results do not depend on the number of threads.
+    """
+    if _threads is not None:
+        _threads.set_num_threads(n)
+    elif n < 1:
+        raise ValueError(f"the number of threads must be at least 1, not {n}")
+
+
+def get_num_threads():
+    """The number of threads the kernels use for large arrays (1 without OpenMP)."""
+    return 1 if _threads is None else _threads.get_num_threads()
+
 __version__ = "0.1.0"
 
 
@@ -32,5 +55,5 @@ __all__ = [
     "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "Trainer", "shuffle_dataset",
-    "show_config", "__version__",
+    "show_config", "set_num_threads", "get_num_threads", "__version__",
 ]

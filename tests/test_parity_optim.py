@@ -1,19 +1,158 @@
 """Fast optimizers against the reference, bit for bit."""
+import copy
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from fastdl import optim, reference
+from fastdl import _backend, optim, reference
+
+NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+STATE = {"SGD": (), "Momentum": ("v",), "Nesterov": ("v",), "AdaGrad": ("h",),
+         "RMSprop": ("h",), "Adam": ("m", "v")}
+SHAPES = [(), (0,), (1,), (7,), (3, 5), (2, 3, 4, 5), (1031,)]
+
+# Mostly ordinary values, sometimes ones that overflow or underflow float32.
+extreme = st.sampled_from([0.0, -0.5, 1e-40, 3e38, 1e300])
+lr = st.one_of(st.floats(1e-4, 2.0), extreme)
+unit = st.one_of(st.floats(0.0, 1.0), extreme)
+hyper_parameters = {
+    "SGD": st.fixed_dictionaries({"lr": lr}),
+    "Momentum": st.fixed_dictionaries({"lr": lr, "momentum": unit}),
+    "Nesterov": st.fixed_dictionaries({"lr": lr, "momentum": unit}),
+    "AdaGrad": st.fixed_dictionaries({"lr": lr}),
+    "RMSprop": st.fixed_dictionaries({"lr": lr, "decay_rate": unit}),
+    "Adam": st.fixed_dictionaries({"lr": lr, "beta1": st.floats(0.0, 0.999),
+                                   "beta2": st.floats(0.0, 0.9999)}),
+}
 
 
+def kernel_builds():
+    """The compiled variants this machine can run: the baseline, and AVX2 where the CPU has it."""
+    base = _backend.load("optim")
+    if base is None:
+        return [None]
+    return ["optim", "optim_avx2"] if base.cpu_has_avx2() else ["optim"]
+
+
+@pytest.fixture(params=kernel_builds())
+def build(request, monkeypatch):
+    """Run the test with ``fastdl.optim`` using each compiled variant in turn."""
+    if request.param is not None:
+        monkeypatch.setattr(optim, "_kernels", _backend.load(request.param))
+    return request.param
+
+
+def run_both(name, hyper, params, grad_steps):
+    """Update copies of ``params`` with fastdl and the reference; return both optimizers and params."""
+    fast, ref = getattr(optim, name)(**hyper), getattr(reference, name)(**hyper)
+    p_fast, p_ref = copy.deepcopy(params), copy.deepcopy(params)
+    for grads in grad_steps:
+        fast.update(p_fast, grads)
+        ref.update(p_ref, grads)
+    return fast, ref, p_fast, p_ref
+
+
+def assert_same(fast, ref, p_fast, p_ref, name):
+    for key in p_ref:
+        assert p_fast[key].dtype == p_ref[key].dtype
+        assert np.array_equal(p_fast[key], p_ref[key], equal_nan=True), key
+        for state in STATE[name]:
+            a, b = getattr(fast, state)[key], getattr(ref, state)[key]
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), (state, key)
+    if name == "Adam":
+        assert fast.iter == ref.iter
+
+
+@st.composite
+def cases(draw):
+    name = draw(st.sampled_from(NAMES))
+    hyper = draw(hyper_parameters[name])
+    n_keys = draw(st.integers(1, 4))
+    seed = draw(st.integers(0, 2**32 - 1))
+    steps = draw(st.integers(1, 4))
+    rng = np.random.default_rng(seed)
+    shapes = [draw(st.sampled_from(SHAPES)) for _ in range(n_keys)]
+    dtypes = [draw(st.sampled_from([np.float32, np.float64])) for _ in range(n_keys)]
+    params = {f"W{i}": rng.standard_normal(s).astype(d) for i, (s, d) in enumerate(zip(shapes, dtypes))}
+    grad_steps = [{k: rng.standard_normal(p.shape).astype(p.dtype) for k, p in params.items()}
+                  for _ in range(steps)]
+    return name, hyper, params, grad_steps
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=cases())
+def test_matches_reference_bit_for_bit(build, case):
+    name, hyper, params, grad_steps = case
+    with np.errstate(all="ignore"):  # extreme hyper-parameters overflow on purpose
+        result = run_both(name, hyper, params, grad_steps)
+    assert_same(*result, name)
+
+
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (3, 5), (2, 3, 4, 5)])
-def test_sgd_matches_reference(dtype, shape):
+@pytest.mark.parametrize("shape", SHAPES)
+def test_defaults_match_reference(build, name, dtype, shape):
     rng = np.random.default_rng(0)
-    p_fast = rng.standard_normal(shape).astype(dtype)
-    p_ref = p_fast.copy()
-    fast, ref = optim.SGD(lr=0.3), reference.SGD(lr=0.3)
-    for _ in range(3):
-        g = rng.standard_normal(shape).astype(dtype)
-        fast.update({"W": p_fast}, {"W": g})
-        ref.update({"W": p_ref}, {"W": g})
-    assert p_fast.dtype == p_ref.dtype and np.array_equal(p_fast, p_ref)
+    params = {"W": rng.standard_normal(shape).astype(dtype),
+              "b": rng.standard_normal(shape).astype(dtype)}
+    grad_steps = [{k: rng.standard_normal(shape).astype(dtype) for k in params} for _ in range(5)]
+    assert_same(*run_both(name, {}, params, grad_steps), name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_book_network_matches_reference(build, name):
+    """The chapter's MNIST comparison: MultiLayerNet(784, [100]*4, 10), many steps."""
+    net = reference.MultiLayerNet(784, [100] * 4, 10)
+    rng = np.random.default_rng(1)
+    grad_steps = [{k: 0.1 * rng.standard_normal(p.shape) for k, p in net.params.items()}
+                  for _ in range(5)]
+    assert_same(*run_both(name, {}, net.params, grad_steps), name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_kernel_takes_contiguous_float_arrays(name, monkeypatch):
+    """The fast path really runs: the reference's per-key step is never called."""
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    def refuse(*args):
+        raise AssertionError("the reference step ran")
+    opt = getattr(optim, name)()
+    monkeypatch.setattr(opt, "_step", refuse)
+    params = {"W": np.ones((3, 4)), "b": np.ones(4, np.float32)}
+    opt.update(params, {"W": np.ones((3, 4)), "b": np.ones(4, np.float32)})
+
+
+def test_kernels_are_loaded_when_required():
+    if _backend.REQUIRE_CYTHON:
+        assert optim._kernels is not None
+
+
+def test_avx2_build_is_used_where_the_cpu_has_avx2():
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    want = "optim_avx2" if optim._kernels.cpu_has_avx2() else "optim"
+    assert optim._kernels.__name__ == f"fastdl._kernels.{want}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_loop_matches_reference(name):
+    """Gradients from the network itself, so every step feeds the next (the chapter's comparison)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 50))
+    t = rng.integers(0, 10, 32)
+    losses = []
+    for module in (optim, reference):
+        np.random.seed(0)
+        net = reference.MultiLayerNet(50, [20] * 4, 10)
+        opt = getattr(module, name)()
+        trace = []
+        for _ in range(20):
+            opt.update(net.params, net.gradient(x, t))
+            trace.append(net.loss(x, t))
+        losses.append((trace, {k: v.copy() for k, v in net.params.items()}))
+    (fast_trace, fast_params), (ref_trace, ref_params) = losses
+    assert fast_trace == ref_trace
+    assert all(np.array_equal(fast_params[k], ref_params[k]) for k in ref_params)

@@ -1,0 +1,98 @@
+"""Shared fixtures for the benchmarks: thread count and the memory-bandwidth roofline.
+
+``bandwidth`` measures, at the start of the session, the best rate at
+which NumPy streams arrays far larger than the caches (a copy and a triad);
+a kernel that reads and writes ``B`` bytes cannot take less than
+``B / bandwidth`` seconds, its roofline. Every benchmark that calls
+``roofline(...)`` has its median reported as a multiple of that time, in
+``extra_info`` (saved with ``--benchmark-json``) and in a table at the end
+of the run. On a shared machine one probe can land in a busy moment, so the
+probe runs again at the end and the table uses the higher of the two.
+"""
+import time
+
+import numpy as np
+import pytest
+
+import fastdl
+
+_rows = []  # (benchmark name, median seconds, bytes read and written)
+_probes = []  # bandwidths measured, bytes per second
+_head_to_head = []  # (group, {implementation: median seconds}, bytes or None)
+
+
+def _best_rate(run, n_bytes, repeat=10):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return n_bytes / best
+
+
+def probe_bandwidth():
+    """Bytes per second that one thread streams through memory (best of copy and triad)."""
+    n = 16 * 2**20  # 128 MiB of float64 per array: far beyond any cache
+    a, b, c = np.ones(n), np.ones(n), np.empty(n)
+    copy = _best_rate(lambda: np.copyto(c, a), 2 * a.nbytes)
+    triad = _best_rate(lambda: np.add(a, b, out=c), 3 * a.nbytes)
+    _probes.append(max(copy, triad))
+    return copy, triad
+
+
+@pytest.fixture(scope="session")
+def bandwidth():
+    copy, triad = probe_bandwidth()
+    print(f"\nmemory bandwidth: copy {copy / 1e9:.1f} GB/s, triad {triad / 1e9:.1f} GB/s")
+    return max(copy, triad)
+
+
+@pytest.fixture
+def one_thread():
+    """Run fastdl (and torch, when present) on one thread; restore afterwards."""
+    n = fastdl.get_num_threads()
+    fastdl.set_num_threads(1)
+    yield
+    fastdl.set_num_threads(n)
+
+
+@pytest.fixture
+def roofline(bandwidth):
+    """``roofline(benchmark, n_bytes)``: record the median as a multiple of ``n_bytes / bandwidth``."""
+    def record(benchmark, n_bytes):
+        floor = n_bytes / bandwidth
+        median = benchmark.stats.stats.median
+        benchmark.extra_info["bytes"] = n_bytes
+        benchmark.extra_info["bandwidth"] = bandwidth
+        benchmark.extra_info["roofline_multiple"] = median / floor
+        _rows.append((benchmark.name, median, n_bytes))
+    return record
+
+
+@pytest.fixture
+def head_to_head():
+    """``head_to_head(group, medians, n_bytes)``: report interleaved medians side by side."""
+    def record(group, medians, n_bytes):
+        _head_to_head.append((group, medians, n_bytes))
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _rows and not _head_to_head:
+        return
+    copy, triad = probe_bandwidth()
+    rate = max(_probes)
+    write = terminalreporter.write_line
+    write("")
+    for group, medians, n_bytes in _head_to_head:
+        fastest = min(medians.values())
+        cells = ", ".join(f"{name} {m * 1e3:.3f} ms ({m / fastest:.2f})" for name, m in medians.items())
+        roof = "" if n_bytes is None else f"; roofline {n_bytes / rate * 1e3:.3f} ms"
+        write(f"{group}: {cells}{roof}")
+    write("")
+    write(f"memory bandwidth at the end: copy {copy / 1e9:.1f} GB/s, triad {triad / 1e9:.1f} GB/s; "
+          f"roofline below uses the best probe, {rate / 1e9:.1f} GB/s")
+    write(f"{'benchmark':70s} {'median':>11s} {'roofline':>11s} {'multiple':>8s}")
+    for name, median, n_bytes in _rows:
+        floor = n_bytes / rate
+        write(f"{name:70s} {median * 1e3:9.3f}ms {floor * 1e3:9.3f}ms {median / floor:8.2f}")

@@ -1,0 +1,72 @@
+"""Thread count: settable, visible to threadpoolctl, and without effect on results."""
+import copy
+
+import numpy as np
+import pytest
+
+import fastdl
+from fastdl import optim
+
+NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+@pytest.fixture
+def restore_threads():
+    n = fastdl.get_num_threads()
+    yield
+    fastdl.set_num_threads(n)
+
+
+@pytest.fixture
+def small_thread_threshold():
+    """Split even small arrays across threads, so that the threaded path runs here."""
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    old = optim._kernels._set_thread_threshold(1)
+    yield
+    optim._kernels._set_thread_threshold(old)
+
+
+def test_set_and_get(restore_threads):
+    fastdl.set_num_threads(1)
+    assert fastdl.get_num_threads() == 1
+    fastdl.set_num_threads(3)
+    assert fastdl.get_num_threads() in (1, 3)  # 1 when built without OpenMP
+
+
+@pytest.mark.parametrize("n", [0, -2])
+def test_at_least_one_thread(n):
+    with pytest.raises(ValueError):
+        fastdl.set_num_threads(n)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 63, 64, 1000, 20011])
+def test_results_do_not_depend_on_the_thread_count(name, dtype, size, restore_threads,
+                                                   small_thread_threshold):
+    rng = np.random.default_rng(size)
+    params = {"W": rng.standard_normal(size).astype(dtype), "b": rng.standard_normal(7).astype(dtype)}
+    grads = [{k: rng.standard_normal(p.shape).astype(dtype) for k, p in params.items()}
+             for _ in range(3)]
+    results = []
+    for n_threads in (1, 2, 3, 5):
+        fastdl.set_num_threads(n_threads)
+        p, opt = copy.deepcopy(params), getattr(optim, name)()
+        for g in grads:
+            opt.update(p, g)
+        results.append(p)
+    for p in results[1:]:
+        assert all(np.array_equal(p[k], results[0][k]) for k in p)
+
+
+def test_threadpoolctl_sees_and_limits_openmp(restore_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if optim._kernels is None or not fastdl._threads.OPENMP:
+        pytest.skip("fastdl built without OpenMP")
+    fastdl.set_num_threads(2)
+    info = threadpoolctl.threadpool_info()
+    assert any(lib["user_api"] == "openmp" for lib in info), info
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fastdl.get_num_threads() == 1
+    assert fastdl.get_num_threads() == 2
