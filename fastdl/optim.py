@@ -10,8 +10,9 @@ key, in the reference's key order. The results are the reference's in
 every case, to the bit (float32 included, with NumPy 2's promotion). What
 differs:
 
-- hyper-parameters that are not Python floats (ints, NumPy scalars) take
-  the reference path, since NumPy promotes them differently;
+- hyper-parameters that are neither Python floats nor NumPy float64
+  scalars take the reference path, and so do float32 keys with NumPy
+  float64 hyper-parameters, since NumPy promotes those differently;
 - a ``ValueError`` from a key (shapes that do not broadcast, a read-only
   parameter) names the key;
 - NumPy's floating-point warnings (overflow, invalid value) are not issued
@@ -38,14 +39,25 @@ if _kernels is not None and _kernels.cpu_has_avx2():
     _kernels = _backend.load("optim_avx2") or _kernels
 
 
-def _python_floats(*values):
-    # NumPy 2 rounds a Python float to the array's dtype (NEP 50), which is
-    # what the kernels do; ints and NumPy scalars promote differently, so
-    # they take the reference path.
+def _kernel_dtypes(*values):
+    """Which keys the kernels may update with these hyper-parameters.
+
+    NumPy 2 rounds a Python float to the array's dtype (NEP 50), as the
+    kernels do: ``"all"``. A NumPy float64 scalar (the book's search draws
+    ``lr = 10 ** np.random.uniform(-6, -2)``) acts like a Python float on
+    float64 arrays but turns float32 work into float64: ``"float64"``, and
+    float32 keys take the reference path. Anything else (ints, float32
+    scalars) takes the reference path: ``None``.
+    """
+    if _kernels is None:
+        return None
+    dtypes = "all"
     for x in values:
-        if type(x) is not float:
-            return False
-    return _kernels is not None
+        if type(x) is np.float64:
+            dtypes = "float64"
+        elif type(x) is not float:
+            return None
+    return dtypes
 
 
 class _Options:
@@ -106,28 +118,34 @@ class _Options:
         return step
 
     def _kernel_options(self):
-        """The options as the kernels' bits, or None where the kernels cannot apply them."""
+        """The options as the kernels' bits."""
         options = _kernels.OPTIONS
         bits = options["maximize"] if self.maximize else 0
         if self.weight_decay != 0:
-            if not _python_floats(self.lr, self.weight_decay):
-                return None
             bits |= options["decoupled_decay"] if self.decoupled else options["l2_decay"]
         return bits
 
-    def _run(self, kernel, fast, params, grads, *args, lr_t=(), **more):
-        """Update every key: ``kernel`` where it applies, the reference step elsewhere."""
+    def _run(self, kernel, hyper, params, grads, *args, lr_t=(), **more):
+        """Update every key: ``kernel`` where it applies, the reference step elsewhere.
+
+        ``hyper`` holds the hyper-parameters the kernel's arithmetic uses.
+        """
         keys = list(params.keys())
         step = self._reference_steps(params, grads, *lr_t)
-        bits = self._kernel_options() if fast else None
-        if bits is None:
+        if self.weight_decay != 0:
+            hyper = hyper + (self.lr, self.weight_decay)
+        dtypes = _kernel_dtypes(*hyper)
+        if dtypes is None:
             for key in keys:
                 step(key)
-        elif bits == 0:
-            kernel(keys, params, grads, *args, step)
+            return
+        bits = self._kernel_options()
+        float32 = dtypes == "all"
+        if bits == 0:
+            kernel(keys, params, grads, *args, step, float32=float32)
         else:
             kernel(keys, params, grads, *args, step, weight_decay=self.weight_decay,
-                   options=bits, **more)
+                   options=bits, float32=float32, **more)
 
     def state_dict(self):
         """Hyper-parameters, options and state as plain numbers and NumPy arrays (copies)."""
@@ -164,7 +182,7 @@ class SGD(_Options, reference.SGD):
         self._set_options(weight_decay, decoupled, maximize)
 
     def update(self, params, grads):
-        self._run(_kernels and _kernels.sgd_update, _python_floats(self.lr),
+        self._run(_kernels and _kernels.sgd_update, (self.lr,),
                   params, grads, self.lr)
 
 
@@ -193,7 +211,7 @@ class Momentum(_Options, reference.Momentum):
         if self.v is None:
             self.v = reference._zeros_like_params(params)
         self._run(_kernels and _kernels.momentum_update,
-                  _python_floats(self.lr, self.momentum),
+                  (self.lr, self.momentum),
                   params, grads, self.v, self.lr, self.momentum)
 
 
@@ -222,7 +240,7 @@ class Nesterov(_Options, reference.Nesterov):
         if self.v is None:
             self.v = reference._zeros_like_params(params)
         self._run(_kernels and _kernels.nesterov_update,
-                  _python_floats(self.lr, self.momentum),
+                  (self.lr, self.momentum),
                   params, grads, self.v, self.lr, self.momentum)
 
 
@@ -246,7 +264,7 @@ class AdaGrad(_Options, reference.AdaGrad):
     def update(self, params, grads):
         if self.h is None:
             self.h = reference._zeros_like_params(params)
-        self._run(_kernels and _kernels.adagrad_update, _python_floats(self.lr),
+        self._run(_kernels and _kernels.adagrad_update, (self.lr,),
                   params, grads, self.h, self.lr)
 
 
@@ -275,7 +293,7 @@ class RMSprop(_Options, reference.RMSprop):
         if self.h is None:
             self.h = reference._zeros_like_params(params)
         self._run(_kernels and _kernels.rmsprop_update,
-                  _python_floats(self.lr, self.decay_rate),
+                  (self.lr, self.decay_rate),
                   params, grads, self.h, self.lr, self.decay_rate)
 
 
@@ -327,8 +345,10 @@ class Adam(_Options, reference.Adam):
             self.v_max = reference._zeros_like_params(params)
         self.iter += 1
         lr_t = self._lr_t()
-        fast = _python_floats(self.beta1, self.beta2) and type(lr_t) is np.float64
-        self._run(_kernels and _kernels.adam_update, fast, params, grads,
+        # lr_t is a NumPy float64 scalar whenever lr is a float: float32 keys
+        # divide in double, as the kernel does.
+        hyper = (self.beta1, self.beta2) if type(lr_t) is np.float64 else (None,)
+        self._run(_kernels and _kernels.adam_update, hyper, params, grads,
                   self.m, self.v, lr_t, self.beta1, self.beta2, lr_t=(lr_t,),
                   lr=self.lr, v_max=self.v_max)
 

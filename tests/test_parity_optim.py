@@ -156,3 +156,38 @@ def test_training_loop_matches_reference(name):
     (fast_trace, fast_params), (ref_trace, ref_params) = losses
     assert fast_trace == ref_trace
     assert all(np.array_equal(fast_params[k], ref_params[k]) for k in ref_params)
+
+
+HYPER_NAMES = {"SGD": ("lr",), "Momentum": ("lr", "momentum"), "Nesterov": ("lr", "momentum"),
+               "AdaGrad": ("lr",), "RMSprop": ("lr", "decay_rate"), "Adam": ("lr", "beta1", "beta2")}
+
+
+@pytest.mark.parametrize("name", sorted(HYPER_NAMES))
+@pytest.mark.parametrize("weight_decay", [0.0, np.float64(1e-3)])
+def test_numpy_float64_hyper_parameters_use_the_kernel_for_float64_keys(name, weight_decay, monkeypatch):
+    """The book's search passes ``lr = 10**np.random.uniform(...)``, a NumPy float64.
+
+    On float64 arrays that promotes like a Python float, so the kernel runs;
+    float32 keys take the reference step (NumPy computes them in float64).
+    """
+    hyper = {h: np.float64(v) for h, v in
+             {"lr": 0.01, "momentum": 0.8, "decay_rate": 0.9, "beta1": 0.85, "beta2": 0.99}.items()
+             if h in HYPER_NAMES[name]}
+    rng = np.random.default_rng(3)
+    params = {"W64": rng.standard_normal((4, 6)), "W32": rng.standard_normal(7).astype(np.float32)}
+    grads = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
+    ref_params = {k: v.copy() for k, v in params.items()}
+    fast = getattr(optim, name)(**hyper, weight_decay=weight_decay)
+    ref = getattr(optim, name)(**hyper, weight_decay=weight_decay)
+    stepped = []
+    original_step = type(fast)._step
+    monkeypatch.setattr(fast, "_step", lambda p, g, key, *a: (stepped.append(key), original_step(fast, p, g, key, *a)))
+    for _ in range(3):
+        fast.update(params, grads)
+        with monkeypatch.context() as numpy_only:  # the NumPy definition, key by key
+            numpy_only.setattr(optim, "_kernels", None)
+            ref.update(ref_params, grads)
+    assert set(stepped) == {"W32"}
+    for key in params:
+        assert params[key].dtype == ref_params[key].dtype
+        assert np.array_equal(params[key], ref_params[key]), key

@@ -83,6 +83,7 @@ OPTIONS = {"maximize": MAXIMIZE, "l2_decay": L2_DECAY,
 cdef struct Hyper:
     double lr, momentum, decay_rate, beta1, beta2, lr_t, weight_decay
     int options
+    bint float32          # float32 keys may run here (see fastdl.optim._kernel_dtypes)
 
 cdef struct Task:
     char kind             # b'f' (float32) or b'd' (float64)
@@ -317,7 +318,8 @@ cdef bint disjoint(const Py_buffer* a, const Py_buffer* b) noexcept:
     return a.len == 0 or b.len == 0 or a0 + a.len <= b0 or b0 + b.len <= a0
 
 
-cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, tuple states):
+cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, tuple states,
+                  bint float32):
     """Take the views of one key's arrays into ``t``; False if the kernel does not apply."""
     cdef int i, j
     cdef list arrays
@@ -351,6 +353,9 @@ cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, t
     for i in range(t.n_arrays, 5):
         t.views[i].buf = NULL
     t.kind = t.views[0].format[0]
+    if t.kind == b'f' and not float32:
+        release(t)
+        return False
     t.n = t.views[0].len // t.views[0].itemsize
     return True
 
@@ -382,7 +387,7 @@ cdef drive(Rule rule, list keys, object params, object grads, tuple states,
         raise MemoryError()
     try:
         for key in keys:
-            if prepare(rule, &tasks[pending], key, params, grads, states):
+            if prepare(rule, &tasks[pending], key, params, grads, states, h.float32):
                 pending += 1
             else:
                 flush(rule, tasks, pending, h)
@@ -410,57 +415,59 @@ def _set_thread_threshold(Py_ssize_t n):
 
 # ---- one entry point per optimizer ---------------------------------------------
 # ``weight_decay`` and ``options`` are fastdl.optim's options beyond the book
-# (0 and 0: the book's update).
+# (0 and 0: the book's update). ``float32=False`` sends float32 keys to
+# ``step``: NumPy scalar hyper-parameters promote float32 work to float64.
 
-cdef Hyper new_hyper(double lr, double weight_decay, int options) noexcept:
-    """Hyper-parameters with ``lr`` and the options set, the rest zero."""
+cdef Hyper new_hyper(double lr, double weight_decay, int options, bint float32) noexcept:
+    """Hyper-parameters with ``lr``, the options and the float32 switch set, the rest zero."""
     cdef Hyper h
     memset(&h, 0, sizeof(Hyper))
-    h.lr, h.weight_decay, h.options = lr, weight_decay, options
+    h.lr, h.weight_decay, h.options, h.float32 = lr, weight_decay, options, float32
     return h
 
 
 def sgd_update(list keys, params, grads, double lr, step,
-               double weight_decay=0.0, int options=0):
+               double weight_decay=0.0, int options=0, bint float32=True):
     """``p -= lr*g`` for every key; ``step(key)`` for keys the kernel does not take."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     drive(SGD, keys, params, grads, (), &h, step)
 
 
 def momentum_update(list keys, params, grads, v, double lr, double momentum, step,
-                    double weight_decay=0.0, int options=0):
+                    double weight_decay=0.0, int options=0, bint float32=True):
     """Momentum's update of ``params`` and ``v``; ``step(key)`` for the rest."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     h.momentum = momentum
     drive(MOMENTUM, keys, params, grads, (v,), &h, step)
 
 
 def nesterov_update(list keys, params, grads, v, double lr, double momentum, step,
-                    double weight_decay=0.0, int options=0):
+                    double weight_decay=0.0, int options=0, bint float32=True):
     """Nesterov's update of ``params`` and ``v``; ``step(key)`` for the rest."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     h.momentum = momentum
     drive(NESTEROV, keys, params, grads, (v,), &h, step)
 
 
 def adagrad_update(list keys, params, grads, h_state, double lr, step,
-                   double weight_decay=0.0, int options=0):
+                   double weight_decay=0.0, int options=0, bint float32=True):
     """AdaGrad's update of ``params`` and ``h``; ``step(key)`` for the rest."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     drive(ADAGRAD, keys, params, grads, (h_state,), &h, step)
 
 
 def rmsprop_update(list keys, params, grads, h_state, double lr, double decay_rate, step,
-                   double weight_decay=0.0, int options=0):
+                   double weight_decay=0.0, int options=0, bint float32=True):
     """RMSprop's update of ``params`` and ``h``; ``step(key)`` for the rest."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     h.decay_rate = decay_rate
     drive(RMSPROP, keys, params, grads, (h_state,), &h, step)
 
 
 def adam_update(list keys, params, grads, m, v, double lr_t, double beta1, double beta2, step,
-                double lr=0.0, double weight_decay=0.0, int options=0, v_max=None):
+                double lr=0.0, double weight_decay=0.0, int options=0, v_max=None,
+                bint float32=True):
     """Adam's update of ``params``, ``m``, ``v`` (and ``v_max`` with AMSGRAD); ``step(key)`` for the rest."""
-    cdef Hyper h = new_hyper(lr, weight_decay, options)
+    cdef Hyper h = new_hyper(lr, weight_decay, options, float32)
     h.lr_t, h.beta1, h.beta2 = lr_t, beta1, beta2
     drive(ADAM, keys, params, grads, (m, v, v_max) if options & AMSGRAD else (m, v), &h, step)
