@@ -1,6 +1,265 @@
-"""The chapter's layers, drop-in for the book's ``common.layers``."""
-from fastdl.reference.layers import (
-    Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
-)
+"""The chapter's layers, drop-in for the book's ``common.layers``.
+
+``BatchNormalization``, ``Dropout`` and ``Relu`` are the reference classes
+(same constructor, defaults and attributes) whose hot steps run compiled
+kernels wherever a kernel computes exactly what the reference would, and
+the reference's own NumPy code everywhere else; bad input is rejected with
+a clear error before any kernel runs. ``Sigmoid``, ``Affine`` and
+``SoftmaxWithLoss`` are the reference's: a profile of the book's training
+step shows their time in BLAS and in NumPy calls that a kernel could not
+make exact and faster at once.
+"""
+import numpy as np
+
+from fastdl import _backend
+from fastdl.reference import layers as reference
+from fastdl.reference.layers import Affine, Sigmoid, SoftmaxWithLoss
+
+_batchnorm = _backend.load("batchnorm")
+_dropout = _backend.load("dropout")
+_activations = _backend.load("activations")
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_REAL_KINDS = "biuf"
+
+
+def _is_python_number(x):
+    # NumPy 2 rounds a Python number to the array's dtype (NEP 50); a NumPy
+    # scalar may promote differently, so it takes the reference path.
+    return type(x) in (float, int)
+
+
+def _float_array(a):
+    """True for a plain C-contiguous float32/float64 ndarray."""
+    return type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES and a.flags.c_contiguous
+
+
+def _vector_for(a, dtype, length):
+    """True where ``a`` is a C-contiguous 1-D ``dtype`` array of ``length``."""
+    return (type(a) is np.ndarray and a.dtype == dtype and a.shape == (length,)
+            and a.flags.c_contiguous)
+
+
+class Relu(reference.Relu):
+    """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``).
+
+    Forward writes ``mask`` and the output in one pass; backward zeroes
+    ``dout[mask]`` in place, as the book does. Exactly the reference's
+    results (the kernel only compares and copies).
+    """
+
+    def forward(self, x):
+        if _activations is None or not _float_array(x):
+            return super().forward(x)
+        out, self.mask = _activations.relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        mask = self.mask
+        if (_activations is None or not _float_array(dout) or not dout.flags.writeable
+                or type(mask) is not np.ndarray or mask.dtype != np.bool_
+                or mask.shape != dout.shape or not mask.flags.c_contiguous):
+            return super().backward(dout)
+        _activations.relu_backward(dout, mask)
+        return dout
+
+
+class Dropout(reference.Dropout):
+    """Dropout with the book's (non-inverted) scaling.
+
+    Training keeps each element where a uniform draw exceeds
+    ``dropout_ratio`` and returns ``x * mask``; test mode returns
+    ``x * (1 - dropout_ratio)``. ``mask`` is a bool array, so
+    ``dout * mask`` works as in the book.
+
+    Parameters
+    ----------
+    dropout_ratio : float, default 0.5
+        Probability of dropping an element.
+    rng : numpy.random.Generator, optional
+        Without it (the default) the mask is drawn from NumPy's global
+        stream exactly as ``np.random.rand(*x.shape) > dropout_ratio``
+        draws it: after ``np.random.seed(s)`` masks, outputs and the
+        stream's state afterwards equal the reference's. With a Generator
+        the mask uses 32 random bits per element (two per 64-bit draw of
+        its bit generator), which is faster but **not** the reference's
+        stream; it is reproducible for a given seed.
+    """
+
+    def __init__(self, dropout_ratio=0.5, *, rng=None):
+        super().__init__(dropout_ratio)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+        self.rng = rng
+
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return super().forward(x, train_flg)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Dropout.forward expects a NumPy array, not {type(x).__name__}")
+        ratio = self.dropout_ratio
+        if not isinstance(ratio, (int, float, np.integer, np.floating)) or isinstance(ratio, bool):
+            raise TypeError(f"dropout_ratio must be a real number, not {type(ratio).__name__}")
+        kernel = _dropout is not None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+        if self.rng is None:
+            if not kernel:
+                return super().forward(x, train_flg)
+            # An elementwise product pairs x[i] with the i-th draw in C order
+            # whatever the layout, so a C-ordered copy changes nothing.
+            x = np.ascontiguousarray(x)
+            out, self.mask = _dropout.forward_stream_kernel(
+                x, float(ratio), np.random.mtrand._rand._bit_generator)
+            return out
+        if not kernel:
+            raise TypeError(f"Dropout with rng= supports float32 and float64 input, not {x.dtype}")
+        out, self.mask = _dropout.forward_fast_kernel(
+            np.ascontiguousarray(x), float(ratio), self.rng.bit_generator)
+        return out
+
+    def backward(self, dout):
+        mask = self.mask
+        if mask is None:
+            raise RuntimeError("Dropout.backward called before a training forward pass")
+        if np.shape(dout) != np.shape(mask):
+            raise ValueError(f"dout has shape {np.shape(dout)} but the forward pass had {np.shape(mask)}")
+        if (_dropout is None or not _float_array(dout) or type(mask) is not np.ndarray
+                or mask.dtype != np.bool_ or not mask.flags.c_contiguous):
+            return super().backward(dout)
+        return _dropout.backward_kernel(dout, mask)
+
+
+class BatchNormalization(reference.BatchNormalization):
+    """Batch normalisation with the book's formulas and attributes.
+
+    Parameters
+    ----------
+    gamma, beta : ndarray of shape (D,)
+        Scale and shift, held by reference (the network's ``params``).
+    momentum : float, default 0.9
+        Weight of the old running statistics.
+    running_mean, running_var : ndarray of shape (D,), optional
+        Start as float64 zeros on the first ``forward``.
+    spatial : bool, default False
+        Opt-in per-channel normalisation of 4-D ``(N, C, H, W)`` input:
+        statistics over ``N, H, W`` for each channel, ``gamma``/``beta``
+        and the running statistics of length ``C``. It is the book's
+        formulas applied to the ``(N*H*W, C)`` matrix of the input's
+        channels-last layout, so ``batch_size``, ``xc``, ``xn`` are those
+        of that matrix. The default is the book's per-feature normalisation
+        (a non-2-D input is flattened to ``(N, C*H*W)``).
+
+    Notes
+    -----
+    Training with float32/float64 input whose ``gamma``, ``beta`` have the
+    same dtype and float64 running statistics runs a compiled kernel whose
+    results equal the reference's bit for bit: it performs NumPy's
+    operations in NumPy's order (column sums row by row, ``mean`` as sum
+    divided by N, Python floats rounded to the array's dtype). Anything
+    else (mixed dtypes, which NumPy promotes; integer input; a single
+    feature, which NumPy sums pairwise; a NumPy scalar ``momentum``;
+    non-C-contiguous 2-D input) runs the reference's code, so results never
+    differ. With batch size 1 or a constant feature, ``var`` is 0, ``std``
+    is ``sqrt(1e-6)`` = 0.001, ``xn`` and ``dx`` are 0 (no NaN); NaN in the
+    input propagates as in the reference.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
+                 *, spatial=False):
+        super().__init__(gamma, beta, momentum, running_mean, running_var)
+        self.spatial = spatial
+
+    def forward(self, x, train_flg=True):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"BatchNormalization.forward expects a NumPy array, not {type(x).__name__}")
+        if x.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"BatchNormalization needs real numbers, not {x.dtype}")
+        if self.spatial:
+            if x.ndim != 4:
+                raise ValueError(f"spatial BatchNormalization expects (N, C, H, W) input, not {x.ndim}-D")
+            self.input_shape = x.shape
+            N, C, H, W = x.shape
+            x2 = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+            self._check_parameters(C)
+            out = self._forward(np.ascontiguousarray(x2), train_flg)
+            return np.ascontiguousarray(out.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        if x.ndim < 2:
+            raise ValueError(f"BatchNormalization expects (N, D) or (N, C, H, W) input, not {x.ndim}-D")
+        self._check_parameters(int(np.prod(x.shape[1:])))
+        return super().forward(x, train_flg)
+
+    def _check_parameters(self, D):
+        for name in ("gamma", "beta"):
+            value = getattr(self, name)
+            if np.ndim(value) == 0:
+                continue  # a scalar broadcasts, as in the reference
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in _REAL_KINDS:
+                raise TypeError(f"{name} must be a real NumPy array, not {type(value).__name__}")
+            if value.shape != (D,):
+                raise ValueError(f"{name} has shape {value.shape} but the input has {D} features")
+        for name in ("running_mean", "running_var"):
+            value = getattr(self, name)
+            if value is not None and np.shape(value) != (D,):
+                raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
+
+    def _kernel_applies(self, x):
+        N, D = x.shape
+        if self.running_mean is None:
+            self.running_mean = np.zeros(D)
+            self.running_var = np.zeros(D)
+        return (_batchnorm is not None and _float_array(x) and N > 0 and D > 1
+                and _vector_for(self.gamma, x.dtype, D) and _vector_for(self.beta, x.dtype, D)
+                and _vector_for(self.running_mean, np.float64, D)
+                and _vector_for(self.running_var, np.float64, D))
+
+    def _forward(self, x, train_flg):
+        if not self._kernel_applies(x):
+            return super()._forward(x, train_flg)
+        if not train_flg:
+            return _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
+                                                  self.running_mean, self.running_var)
+        if not _is_python_number(self.momentum):
+            return super()._forward(x, train_flg)
+        (out, self.xc, self.xn, self.std,
+         self.running_mean, self.running_var) = _batchnorm.forward_train_kernel(
+            x, self.gamma, self.beta, self.running_mean, self.running_var,
+            self.momentum, 1 - self.momentum)
+        self.batch_size = x.shape[0]
+        return out
+
+    def backward(self, dout):
+        if self.xc is None:
+            raise RuntimeError("BatchNormalization.backward called before a training forward pass")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"BatchNormalization.backward expects a NumPy array, not {type(dout).__name__}")
+        if dout.shape != self.input_shape:
+            raise ValueError(f"dout has shape {dout.shape} but the last forward pass had {self.input_shape}")
+        if self.spatial:
+            N, C, H, W = dout.shape
+            d2 = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C))
+            self._check_backward_shape(d2)
+            dx = self._backward(d2)
+            return np.ascontiguousarray(dx.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        self._check_backward_shape(dout.reshape(dout.shape[0], -1))
+        return super().backward(dout)
+
+    def _check_backward_shape(self, dout2d):
+        if dout2d.shape != np.shape(self.xc):
+            raise ValueError(f"dout flattens to {dout2d.shape} but the last training forward pass "
+                             f"kept xc of shape {np.shape(self.xc)}")
+
+    def _backward(self, dout):
+        D = dout.shape[1]
+        if (_batchnorm is None or not _float_array(dout) or dout.shape[0] == 0 or D < 2
+                or self.batch_size != dout.shape[0]
+                or not _float_array(self.xc) or self.xc.dtype != dout.dtype
+                or not _float_array(self.xn) or self.xn.dtype != dout.dtype
+                or self.xn.shape != dout.shape
+                or not _vector_for(self.std, dout.dtype, D)
+                or not _vector_for(self.gamma, dout.dtype, D)):
+            return super()._backward(dout)
+        dx, self.dgamma, self.dbeta = _batchnorm.backward_kernel(
+            dout, self.xc, self.xn, self.std, self.gamma)
+        return dx
+
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization"]

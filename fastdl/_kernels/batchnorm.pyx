@@ -1,0 +1,299 @@
+# Design: the book's batch normalisation (fastdl/reference/layers.py) on a
+# C-contiguous (N, D) matrix, float32 or float64 from one fused source.
+#
+# Within a column the arithmetic is NumPy's, operation by operation, so
+# results are the reference's bit for bit: a reduction over axis 0 of a
+# C-ordered array starts from 0 and adds row after row (D > 1; a single
+# column is summed pairwise by NumPy and stays on the reference path),
+# `mean` is that sum divided by N in double (NumPy divides by an intp),
+# Python floats are rounded to the array's dtype (NEP 50), and the
+# per-element divisions stay divisions (no reciprocal multiplication).
+#
+# The passes stream rows, accumulating column statistics in D-long arrays:
+# forward 3 passes (sum; centre and square; normalise and scale), backward
+# 3 (the three column sums; dxc and its sum; subtract the mean). Walking a
+# narrow block of columns down the rows instead keeps accumulators in
+# registers but was slower at every measured size (strided rows defeat the
+# prefetcher, and power-of-two row strides thrash L1 sets).
+#
+# The `def` wrappers take ndarrays rather than typed memoryviews because at
+# the book's size (100 x 100) acquiring a memoryview per argument costs a
+# noticeable share of the call; they re-check dtype, shape and contiguity
+# (cheap C tests) although fastdl/layers.py has checked them, so a wrong
+# call raises instead of reading out of bounds.
+from cython cimport floating
+from libc.math cimport sqrt, sqrtf
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+
+cdef inline floating root(floating v) noexcept nogil:
+    if floating is float:
+        return sqrtf(v)                                   # np.sqrt on float32
+    else:
+        return sqrt(v)
+
+
+cdef void forward_train(const floating* x,                  # IN  (N, D)
+                        floating* xc,                       # OUT (N, D) x - mu
+                        floating* xn,                       # OUT (N, D) xc / std
+                        floating* out,                      # OUT (N, D) gamma*xn + beta
+                        const floating* gamma,              # IN  (D,)
+                        const floating* beta,               # IN  (D,)
+                        floating* mu,                       # OUT (D,) x.mean(axis=0)
+                        floating* var,                      # OUT (D,) np.mean(xc ** 2, axis=0)
+                        floating* std,                      # OUT (D,) np.sqrt(var + 10e-7)
+                        Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef const floating* xi
+    cdef floating* xci
+    cdef floating* xni
+    cdef floating* outi
+    cdef floating eps = <floating>10e-7
+    for j in range(D):
+        mu[j] = 0
+        var[j] = 0
+    for i in range(N):
+        xi = x + i * D
+        for j in range(D):
+            mu[j] = mu[j] + xi[j]                        # x.mean(axis=0): the sum ...
+    for j in range(D):
+        mu[j] = <floating>(<double>mu[j] / <double>N)    # ... divided by an intp
+    for i in range(N):
+        xi = x + i * D
+        xci = xc + i * D
+        for j in range(D):
+            xci[j] = xi[j] - mu[j]                       # xc = x - mu
+        for j in range(D):
+            var[j] = var[j] + xci[j] * xci[j]            # np.mean(xc ** 2, axis=0): the sum ...
+    for j in range(D):
+        var[j] = <floating>(<double>var[j] / <double>N)  # ... divided by an intp
+        std[j] = root(var[j] + eps)                      # std = np.sqrt(var + 10e-7)
+    for i in range(N):
+        xci = xc + i * D
+        xni = xn + i * D
+        outi = out + i * D
+        for j in range(D):
+            xni[j] = xci[j] / std[j]                     # xn = xc / std
+        for j in range(D):
+            outi[j] = gamma[j] * xni[j] + beta[j]        # self.gamma * xn + self.beta
+
+
+cdef void update_running(const double* old,               # IN  (D,) running statistic
+                         const floating* new,             # IN  (D,) batch statistic
+                         double* updated,                 # OUT (D,) a new array
+                         Py_ssize_t D, double momentum, floating one_minus_momentum) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(D):
+        # momentum * running_mean + (1 - momentum) * mu: the second product
+        # is in mu's dtype, the sum in float64 (running_mean is float64).
+        updated[j] = momentum * old[j] + <double>(one_minus_momentum * new[j])
+
+
+cdef void forward_test(const floating* x,                  # IN  (N, D)
+                       double* out,                        # OUT (N, D) float64: running_mean is float64
+                       const floating* gamma, const floating* beta,  # IN (D,)
+                       const double* running_mean,         # IN  (D,)
+                       double* scale,                      # OUT (D,) np.sqrt(running_var + 10e-7)
+                       const double* running_var,          # IN  (D,)
+                       Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef const floating* xi
+    cdef double* outi
+    for j in range(D):
+        scale[j] = sqrt(running_var[j] + 10e-7)           # np.sqrt(self.running_var + 10e-7)
+    for i in range(N):
+        xi = x + i * D
+        outi = out + i * D
+        for j in range(D):
+            # xn = (x - running_mean) / sqrt(...); gamma * xn + beta
+            outi[j] = <double>gamma[j] * ((<double>xi[j] - running_mean[j]) / scale[j]) + <double>beta[j]
+
+
+cdef void backward(const floating* dout,                    # IN  (N, D)
+                   const floating* xc,                      # IN  (N, D)
+                   const floating* xn,                      # IN  (N, D)
+                   const floating* std,                     # IN  (D,)
+                   const floating* gamma,                   # IN  (D,)
+                   floating* dx,                            # OUT (N, D)
+                   floating* dgamma,                        # OUT (D,)
+                   floating* dbeta,                         # OUT (D,)
+                   floating* work,                          # scratch (3D,)
+                   Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+    # One statement per inner loop: gcc vectorises a loop only when it can
+    # rule out aliasing between its pointers, and gives up past a few pairs.
+    cdef Py_ssize_t i, j
+    cdef const floating* douti
+    cdef const floating* xci
+    cdef const floating* xni
+    cdef floating* dxi
+    cdef floating* std2 = work
+    cdef floating* dvar = work + D
+    cdef floating* dmu = work + 2 * D
+    cdef floating two_over_n = <floating>(2.0 / N)
+    cdef floating half = <floating>0.5
+    for j in range(D):
+        dbeta[j] = 0
+        dgamma[j] = 0
+        dvar[j] = 0
+        dmu[j] = 0
+        std2[j] = std[j] * std[j]                        # self.std * self.std
+    for i in range(N):
+        douti = dout + i * D
+        xci = xc + i * D
+        xni = xn + i * D
+        for j in range(D):
+            dbeta[j] = dbeta[j] + douti[j]               # dout.sum(axis=0)
+        for j in range(D):
+            dgamma[j] = dgamma[j] + xni[j] * douti[j]    # np.sum(self.xn * dout, axis=0)
+        for j in range(D):
+            dvar[j] = dvar[j] + ((gamma[j] * douti[j]) * xci[j]) / std2[j]  # np.sum((dxn * self.xc) / (std * std), axis=0)
+    for j in range(D):
+        dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
+    for i in range(N):
+        douti = dout + i * D
+        xci = xc + i * D
+        dxi = dx + i * D
+        for j in range(D):
+            # dxc = (dxn = self.gamma * dout) / self.std
+            # dxc += (2.0 / self.batch_size) * self.xc * dvar
+            dxi[j] = (gamma[j] * douti[j]) / std[j] + (two_over_n * xci[j]) * dvar[j]
+        for j in range(D):
+            dmu[j] = dmu[j] + dxi[j]                     # dmu = np.sum(dxc, axis=0)
+    for j in range(D):
+        dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
+    for i in range(N):
+        dxi = dx + i * D
+        for j in range(D):
+            dxi[j] = dxi[j] - dmu[j]                     # dx = dxc - dmu / self.batch_size
+
+
+cdef int check(cnp.ndarray a, int typenum, int ndim, Py_ssize_t n0, Py_ssize_t n1, str name) except -1:
+    if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != ndim
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or cnp.PyArray_DIM(a, 0) != n0 or (ndim == 2 and cnp.PyArray_DIM(a, 1) != n1)):
+        raise ValueError(f"batchnorm kernel: {name} has the wrong dtype, shape or layout")
+    return 0
+
+
+cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
+    cdef cnp.npy_intp dims[2]
+    dims[0] = n0
+    dims[1] = n1
+    return cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+
+
+def forward_train_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
+                         cnp.ndarray running_mean, cnp.ndarray running_var,
+                         double momentum, double one_minus_momentum):
+    """Training-mode forward pass of a C-contiguous ``(N, D)`` float array.
+
+    Returns ``(out, xc, xn, std, running_mean, running_var)``; the running
+    statistics are new float64 arrays.
+    """
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
+        raise ValueError("batchnorm kernel: x must be float32 or float64")
+    check(x, t, 2, x.shape[0], x.shape[1], "x")
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1]
+    check(gamma, t, 1, D, 0, "gamma")
+    check(beta, t, 1, D, 0, "beta")
+    check(running_mean, cnp.NPY_FLOAT64, 1, D, 0, "running_mean")
+    check(running_var, cnp.NPY_FLOAT64, 1, D, 0, "running_var")
+    if N == 0 or D == 0:
+        raise ValueError("batchnorm kernel: empty input")
+    cdef cnp.ndarray xc = empty(2, N, D, t)
+    cdef cnp.ndarray xn = empty(2, N, D, t)
+    cdef cnp.ndarray out = empty(2, N, D, t)
+    cdef cnp.ndarray stats = empty(2, 3, D, t)            # mu, var, std
+    cdef cnp.ndarray new_mean = empty(1, D, 0, cnp.NPY_FLOAT64)
+    cdef cnp.ndarray new_var = empty(1, D, 0, cnp.NPY_FLOAT64)
+    if t == cnp.NPY_FLOAT64:
+        with nogil:
+            forward_train[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(xc),
+                                  <double*>cnp.PyArray_DATA(xn), <double*>cnp.PyArray_DATA(out),
+                                  <double*>cnp.PyArray_DATA(gamma), <double*>cnp.PyArray_DATA(beta),
+                                  <double*>cnp.PyArray_DATA(stats), <double*>cnp.PyArray_DATA(stats) + D,
+                                  <double*>cnp.PyArray_DATA(stats) + 2 * D, N, D)
+            update_running[double](<double*>cnp.PyArray_DATA(running_mean), <double*>cnp.PyArray_DATA(stats),
+                                   <double*>cnp.PyArray_DATA(new_mean), D, momentum, one_minus_momentum)
+            update_running[double](<double*>cnp.PyArray_DATA(running_var), <double*>cnp.PyArray_DATA(stats) + D,
+                                   <double*>cnp.PyArray_DATA(new_var), D, momentum, one_minus_momentum)
+    else:
+        with nogil:
+            forward_train[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(xc),
+                                 <float*>cnp.PyArray_DATA(xn), <float*>cnp.PyArray_DATA(out),
+                                 <float*>cnp.PyArray_DATA(gamma), <float*>cnp.PyArray_DATA(beta),
+                                 <float*>cnp.PyArray_DATA(stats), <float*>cnp.PyArray_DATA(stats) + D,
+                                 <float*>cnp.PyArray_DATA(stats) + 2 * D, N, D)
+            update_running[float](<double*>cnp.PyArray_DATA(running_mean), <float*>cnp.PyArray_DATA(stats),
+                                  <double*>cnp.PyArray_DATA(new_mean), D, momentum, <float>one_minus_momentum)
+            update_running[float](<double*>cnp.PyArray_DATA(running_var), <float*>cnp.PyArray_DATA(stats) + D,
+                                  <double*>cnp.PyArray_DATA(new_var), D, momentum, <float>one_minus_momentum)
+    return out, xc, xn, stats[2], new_mean, new_var
+
+
+def forward_test_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
+                        cnp.ndarray running_mean, cnp.ndarray running_var):
+    """Test-mode forward pass; the output is float64 as the reference's is."""
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
+        raise ValueError("batchnorm kernel: x must be float32 or float64")
+    check(x, t, 2, x.shape[0], x.shape[1], "x")
+    cdef Py_ssize_t N = x.shape[0], D = x.shape[1]
+    check(gamma, t, 1, D, 0, "gamma")
+    check(beta, t, 1, D, 0, "beta")
+    check(running_mean, cnp.NPY_FLOAT64, 1, D, 0, "running_mean")
+    check(running_var, cnp.NPY_FLOAT64, 1, D, 0, "running_var")
+    cdef cnp.ndarray out = empty(2, N, D, cnp.NPY_FLOAT64)
+    cdef cnp.ndarray scale = empty(1, D, 0, cnp.NPY_FLOAT64)
+    if t == cnp.NPY_FLOAT64:
+        with nogil:
+            forward_test[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
+                                 <double*>cnp.PyArray_DATA(gamma), <double*>cnp.PyArray_DATA(beta),
+                                 <double*>cnp.PyArray_DATA(running_mean), <double*>cnp.PyArray_DATA(scale),
+                                 <double*>cnp.PyArray_DATA(running_var), N, D)
+    else:
+        with nogil:
+            forward_test[float](<float*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
+                                <float*>cnp.PyArray_DATA(gamma), <float*>cnp.PyArray_DATA(beta),
+                                <double*>cnp.PyArray_DATA(running_mean), <double*>cnp.PyArray_DATA(scale),
+                                <double*>cnp.PyArray_DATA(running_var), N, D)
+    return out
+
+
+def backward_kernel(cnp.ndarray dout, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray std,
+                    cnp.ndarray gamma):
+    """Backward pass; returns ``(dx, dgamma, dbeta)``."""
+    cdef int t = cnp.PyArray_TYPE(dout)
+    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
+        raise ValueError("batchnorm kernel: dout must be float32 or float64")
+    check(dout, t, 2, dout.shape[0], dout.shape[1], "dout")
+    cdef Py_ssize_t N = dout.shape[0], D = dout.shape[1]
+    check(xc, t, 2, N, D, "xc")
+    check(xn, t, 2, N, D, "xn")
+    check(std, t, 1, D, 0, "std")
+    check(gamma, t, 1, D, 0, "gamma")
+    if N == 0 or D == 0:
+        raise ValueError("batchnorm kernel: empty input")
+    cdef cnp.ndarray dx = empty(2, N, D, t)
+    cdef cnp.ndarray grads = empty(2, 2, D, t)            # dgamma, dbeta
+    cdef cnp.ndarray work = empty(1, 3 * D, 0, t)
+    if t == cnp.NPY_FLOAT64:
+        with nogil:
+            backward[double](<double*>cnp.PyArray_DATA(dout), <double*>cnp.PyArray_DATA(xc),
+                             <double*>cnp.PyArray_DATA(xn), <double*>cnp.PyArray_DATA(std),
+                             <double*>cnp.PyArray_DATA(gamma), <double*>cnp.PyArray_DATA(dx),
+                             <double*>cnp.PyArray_DATA(grads), <double*>cnp.PyArray_DATA(grads) + D,
+                             <double*>cnp.PyArray_DATA(work), N, D)
+    else:
+        with nogil:
+            backward[float](<float*>cnp.PyArray_DATA(dout), <float*>cnp.PyArray_DATA(xc),
+                            <float*>cnp.PyArray_DATA(xn), <float*>cnp.PyArray_DATA(std),
+                            <float*>cnp.PyArray_DATA(gamma), <float*>cnp.PyArray_DATA(dx),
+                            <float*>cnp.PyArray_DATA(grads), <float*>cnp.PyArray_DATA(grads) + D,
+                            <float*>cnp.PyArray_DATA(work), N, D)
+    return dx, grads[0], grads[1]
