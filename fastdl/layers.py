@@ -159,8 +159,10 @@ class BatchNormalization(reference.BatchNormalization):
     feature, which NumPy sums pairwise; a NumPy scalar ``momentum``;
     non-C-contiguous 2-D input) runs the reference's code, so results never
     differ. With batch size 1 or a constant feature, ``var`` is 0, ``std``
-    is ``sqrt(1e-6)`` = 0.001, ``xn`` and ``dx`` are 0 (no NaN); NaN in the
-    input propagates as in the reference.
+    is ``sqrt(1e-6)`` (0.001), ``xn`` is 0 and the output is ``beta``; the
+    gradient is finite: 0 for a batch of one, about
+    ``gamma * (dout - dout.mean(0)) / 0.001`` for a constant feature. NaN
+    in the input propagates as in the reference.
     """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
@@ -190,8 +192,8 @@ class BatchNormalization(reference.BatchNormalization):
     def _check_parameters(self, D):
         for name in ("gamma", "beta"):
             value = getattr(self, name)
-            if np.ndim(value) == 0:
-                continue  # a scalar broadcasts, as in the reference
+            if isinstance(value, (int, float, np.integer, np.floating)):
+                continue  # a real scalar broadcasts, as in the reference
             if not isinstance(value, np.ndarray) or value.dtype.kind not in _REAL_KINDS:
                 raise TypeError(f"{name} must be a real NumPy array, not {type(value).__name__}")
             if value.shape != (D,):
