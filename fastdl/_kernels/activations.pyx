@@ -18,12 +18,13 @@ cdef void relu_forward_pass(const floating* x,             # IN  (n,)
                             floating* out,                 # OUT (n,)
                             cnp.npy_bool* mask,            # OUT (n,)
                             Py_ssize_t n) noexcept nogil:
+    # Two loops: gcc vectorises neither a loop that mixes the bool and the
+    # float64 stores nor one with a branch, but both selects below.
     cdef Py_ssize_t i
-    cdef bint drop
     for i in range(n):
-        drop = x[i] <= 0                                  # self.mask = (x <= 0)
-        mask[i] = drop
-        out[i] = 0 if drop else x[i]                      # out = x.copy(); out[self.mask] = 0
+        out[i] = 0 if x[i] <= 0 else x[i]                 # out = x.copy(); out[self.mask] = 0
+    for i in range(n):
+        mask[i] = x[i] <= 0                               # self.mask = (x <= 0)
 
 
 cdef void relu_backward_pass(floating* dout,               # IN/OUT (n,)
@@ -31,8 +32,7 @@ cdef void relu_backward_pass(floating* dout,               # IN/OUT (n,)
                              Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(n):
-        if mask[i]:
-            dout[i] = 0                                   # dout[self.mask] = 0
+        dout[i] = 0 if mask[i] else dout[i]               # dout[self.mask] = 0
 
 
 cdef int check_float(cnp.ndarray a, str name) except -1:
