@@ -40,6 +40,17 @@ def _vector_for(a, dtype, length):
             and a.flags.c_contiguous)
 
 
+_inline_mt19937_checked = None
+
+
+def _inline_mt19937():
+    """Whether the dropout kernel may run NumPy's MT19937 inline (checked once)."""
+    global _inline_mt19937_checked
+    if _inline_mt19937_checked is None:
+        _inline_mt19937_checked = _dropout.mt19937_layout_matches()
+    return _inline_mt19937_checked
+
+
 class Relu(reference.Relu):
     """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``).
 
@@ -107,8 +118,10 @@ class Dropout(reference.Dropout):
             # An elementwise product pairs x[i] with the i-th draw in C order
             # whatever the layout, so a C-ordered copy changes nothing.
             x = np.ascontiguousarray(x)
+            bit_generator = np.random.mtrand._rand._bit_generator
             out, self.mask = _dropout.forward_stream_kernel(
-                x, float(ratio), np.random.mtrand._rand._bit_generator)
+                x, float(ratio), bit_generator,
+                type(bit_generator) is np.random.MT19937 and _inline_mt19937())
             return out
         if not kernel:
             raise TypeError(f"Dropout with rng= supports float32 and float64 input, not {x.dtype}")

@@ -221,12 +221,34 @@ def test_dropout_draws_the_reference_stream(shape, dtype, ratio, seed):
     results = []
     for layer in (ref, fast):
         np.random.seed(seed)
+        # An odd number of 32-bit words drawn first: doubles then straddle
+        # the generator's regenerations.
+        np.random.mtrand._rand._bit_generator.random_raw(seed % 3)
         out = layer.forward(x)
         results.append((out, layer.mask.copy(), layer.backward(dout), np.random.get_state()))
     (out_r, mask_r, dx_r, state_r), (out_f, mask_f, dx_f, state_f) = results
     assert same(out_f, out_r) and same(mask_f, mask_r) and same(dx_f, dx_r)
     assert state_f[0] == state_r[0] and np.array_equal(state_f[1], state_r[1]) and state_f[2:] == state_r[2:]
     assert same(fast.forward(x, train_flg=False), ref.forward(x, train_flg=False))
+
+
+def test_dropout_stream_over_many_regenerations():
+    x = np.random.default_rng(18).standard_normal((301, 97))  # 29,197 doubles: 93 regenerations
+    for words in (0, 1):
+        results = []
+        for layer in (reference.Dropout(0.3), layers.Dropout(0.3)):
+            np.random.seed(19)
+            np.random.mtrand._rand._bit_generator.random_raw(words)
+            results.append((layer.forward(x), layer.mask, np.random.get_state()[1:3]))
+        (out_r, mask_r, state_r), (out_f, mask_f, state_f) = results
+        assert same(out_f, out_r) and same(mask_f, mask_r)
+        assert np.array_equal(state_f[0], state_r[0]) and state_f[1] == state_r[1]
+
+
+def test_the_inline_mersenne_twister_checks_out():
+    if layers._dropout is None:
+        pytest.skip("compiled kernels not built")
+    assert layers._dropout.mt19937_layout_matches() and layers._inline_mt19937()
 
 
 @pytest.mark.filterwarnings("ignore:invalid value")

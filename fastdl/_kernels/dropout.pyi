@@ -3,7 +3,9 @@ import numpy.typing as npt
 
 def forward_stream_kernel(
     x: npt.NDArray[np.floating], ratio: float, bit_generator: np.random.BitGenerator,
+    inline_mt19937: bool = False,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.bool_]]: ...
+def mt19937_layout_matches() -> bool: ...
 def forward_fast_kernel(
     x: npt.NDArray[np.floating], ratio: float, bit_generator: np.random.BitGenerator,
 ) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.bool_]]: ...
