@@ -92,9 +92,9 @@ class Dropout(reference.Dropout):
         stream exactly as ``np.random.rand(*x.shape) > dropout_ratio``
         draws it: after ``np.random.seed(s)`` masks, outputs and the
         stream's state afterwards equal the reference's. With a Generator
-        the mask uses 32 random bits per element (two per 64-bit draw of
-        its bit generator), which is faster but **not** the reference's
-        stream; it is reproducible for a given seed.
+        each call takes one 64-bit draw from it and expands it with
+        SplitMix64 into 32 random bits per element: faster, reproducible
+        for a given seed, but **not** the reference's stream.
     """
 
     def __init__(self, dropout_ratio=0.5, *, rng=None):

@@ -15,11 +15,15 @@
 # `mt19937_layout_matches` checks the layout and the draws against NumPy
 # once, and fastdl/layers.py falls back to `next_double` if it fails.
 #
-# The fast kernel takes the bit generator of a `numpy.random.Generator` and
-# draws 64 bits per two elements, compared as two 32-bit integers with the
-# threshold `floor(ratio * 2**32)` (P(keep) = 1 - ratio to within 2**-32);
-# the draws are batched so that the compare and multiply loops vectorise.
-# It is reproducible for a given seed but not NumPy's stream.
+# The fast kernel takes one 64-bit draw from the bit generator of a
+# `numpy.random.Generator` per call and expands it with SplitMix64 (Steele,
+# Lea and Flood's counter-based mixer, written here): 64 bits per two
+# elements, compared as two 32-bit integers with the threshold
+# `floor(ratio * 2**32)` (P(keep) = 1 - ratio to within 2**-32). Mixing a
+# counter costs a few multiplies where a call per draw through the bit
+# generator's function pointer costs several times that; the words are
+# made in batches so that the compare and multiply loops vectorise. It is
+# reproducible for a given seed but not NumPy's stream.
 #
 # The `def` wrappers take ndarrays (any number of dimensions, C-contiguous
 # float32/float64, checked again here); fastdl/layers.py decides.
@@ -128,23 +132,34 @@ cdef void forward_stream(const floating* x,                # IN  (n,)
         out[i] = x[i] * <floating>keep                    # x * self.mask
 
 
+cdef inline uint64_t splitmix64(uint64_t z) noexcept nogil:
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu
+    return z ^ (z >> 31)
+
+
 cdef void forward_fast(const floating* x,                  # IN  (n,)
                        floating* out,                      # OUT (n,) x * mask
                        cnp.npy_bool* mask,                 # OUT (n,)
                        Py_ssize_t n, int64_t threshold,
-                       bitgen_t* bitgen) noexcept nogil:
-    cdef uint64_t draws[DRAWS]
-    cdef const uint32_t* halves = <const uint32_t*>draws
+                       uint64_t seed) noexcept nogil:
+    cdef uint64_t words[DRAWS]
+    cdef const uint32_t* halves = <const uint32_t*>words
+    # u32 > threshold as a signed compare (which SSE2 has) of both sides
+    # with the top bit flipped; a negative threshold keeps everything.
+    cdef int32_t biased = <int32_t>(<uint32_t>threshold ^ 0x80000000u)
+    cdef bint keep_all = threshold < 0
+    cdef uint64_t counter = seed
     cdef Py_ssize_t start = 0, m, k, i
-    cdef bint keep
     while start < n:
         m = min(2 * DRAWS, n - start)
         for k in range((m + 1) // 2):
-            draws[k] = bitgen.next_uint64(bitgen.state)
+            counter += 0x9e3779b97f4a7c15u
+            words[k] = splitmix64(counter)
         for i in range(m):
-            keep = <int64_t>halves[i] > threshold        # u32 / 2**32 > dropout_ratio
-            mask[start + i] = keep
-            out[start + i] = x[start + i] * <floating>keep
+            mask[start + i] = keep_all | (<int32_t>(halves[i] ^ 0x80000000u) > biased)  # u32 / 2**32 > dropout_ratio
+        for i in range(m):
+            out[start + i] = x[start + i] * <floating>mask[start + i]  # x * self.mask
         start += m
 
 
@@ -233,7 +248,7 @@ def mt19937_layout_matches():
 
 
 def forward_fast_kernel(cnp.ndarray x, double ratio, object bit_generator):
-    """Like ``forward_stream_kernel`` with 32-bit draws from ``next_uint64``."""
+    """Like ``forward_stream_kernel`` with 32 bits per element from SplitMix64 seeded by one draw."""
     check_float(x, "x")
     cdef int64_t threshold
     if ratio < 0:
@@ -247,15 +262,17 @@ def forward_fast_kernel(cnp.ndarray x, double ratio, object bit_generator):
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
     cdef cnp.ndarray mask = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_BOOL, 0)
     cdef bitgen_t* bitgen = bitgen_of(bit_generator)
+    cdef uint64_t seed
     with bit_generator.lock:
-        if t == cnp.NPY_FLOAT64:
-            with nogil:
-                forward_fast[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
-                                     <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, bitgen)
-        else:
-            with nogil:
-                forward_fast[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
-                                    <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, bitgen)
+        seed = bitgen.next_uint64(bitgen.state)
+    if t == cnp.NPY_FLOAT64:
+        with nogil:
+            forward_fast[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
+                                 <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, seed)
+    else:
+        with nogil:
+            forward_fast[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
+                                <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, seed)
     return out, mask
 
 
