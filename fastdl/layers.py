@@ -9,6 +9,8 @@ a clear error before any kernel runs. ``Sigmoid``, ``Affine`` and
 step shows their time in BLAS and in NumPy calls that a kernel could not
 make exact and faster at once.
 """
+import math
+
 import numpy as np
 
 from fastdl import _backend
@@ -32,12 +34,6 @@ def _is_python_number(x):
 def _float_array(a):
     """True for a plain C-contiguous float32/float64 ndarray."""
     return type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES and a.flags.c_contiguous
-
-
-def _vector_for(a, dtype, length):
-    """True where ``a`` is a C-contiguous 1-D ``dtype`` array of ``length``."""
-    return (type(a) is np.ndarray and a.dtype == dtype and a.shape == (length,)
-            and a.flags.c_contiguous)
 
 
 _inline_mt19937_checked = None
@@ -184,6 +180,11 @@ class BatchNormalization(reference.BatchNormalization):
         self.spatial = spatial
 
     def forward(self, x, train_flg=True):
+        if type(x) is np.ndarray and x.ndim == 2 and not self.spatial and _batchnorm is not None:
+            out = self._forward_kernel(x, train_flg)
+            if out is not None:
+                self.input_shape = x.shape
+                return out
         if not isinstance(x, np.ndarray):
             raise TypeError(f"BatchNormalization.forward expects a NumPy array, not {type(x).__name__}")
         if x.dtype.kind not in _REAL_KINDS:
@@ -193,13 +194,12 @@ class BatchNormalization(reference.BatchNormalization):
                 raise ValueError(f"spatial BatchNormalization expects (N, C, H, W) input, not {x.ndim}-D")
             self.input_shape = x.shape
             N, C, H, W = x.shape
-            x2 = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
             self._check_parameters(C)
-            out = self._forward(np.ascontiguousarray(x2), train_flg)
+            out = self._forward(np.ascontiguousarray(x.transpose(0, 2, 3, 1).reshape(N * H * W, C)), train_flg)
             return np.ascontiguousarray(out.reshape(N, H, W, C).transpose(0, 3, 1, 2))
         if x.ndim < 2:
             raise ValueError(f"BatchNormalization expects (N, D) or (N, C, H, W) input, not {x.ndim}-D")
-        self._check_parameters(int(np.prod(x.shape[1:])))
+        self._check_parameters(math.prod(x.shape[1:]))
         return super().forward(x, train_flg)
 
     def _check_parameters(self, D):
@@ -216,32 +216,37 @@ class BatchNormalization(reference.BatchNormalization):
             if value is not None and np.shape(value) != (D,):
                 raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
 
-    def _kernel_applies(self, x):
-        N, D = x.shape
+    def _forward_kernel(self, x, train_flg):
+        """The kernel's result for a 2-D ``x``, or None where the reference must run."""
         if self.running_mean is None:
-            self.running_mean = np.zeros(D)
-            self.running_var = np.zeros(D)
-        return (_batchnorm is not None and _float_array(x) and N > 0 and D > 1
-                and _vector_for(self.gamma, x.dtype, D) and _vector_for(self.beta, x.dtype, D)
-                and _vector_for(self.running_mean, np.float64, D)
-                and _vector_for(self.running_var, np.float64, D))
-
-    def _forward(self, x, train_flg):
-        if not self._kernel_applies(x):
-            return super()._forward(x, train_flg)
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
         if not train_flg:
             return _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
                                                   self.running_mean, self.running_var)
         if not _is_python_number(self.momentum):
-            return super()._forward(x, train_flg)
-        (out, self.xc, self.xn, self.std,
-         self.running_mean, self.running_var) = _batchnorm.forward_train_kernel(
-            x, self.gamma, self.beta, self.running_mean, self.running_var,
-            self.momentum, 1 - self.momentum)
+            return None
+        result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
+                                                 self.running_var, self.momentum, 1 - self.momentum)
+        if result is None:
+            return None
+        out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
         self.batch_size = x.shape[0]
         return out
 
+    def _forward(self, x, train_flg):
+        out = None
+        if _batchnorm is not None:
+            out = self._forward_kernel(x, train_flg)
+        return super()._forward(x, train_flg) if out is None else out
+
     def backward(self, dout):
+        if (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial and _batchnorm is not None
+                and dout.shape == self.input_shape and dout.shape[0] == self.batch_size):
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma)
+            if result is not None:
+                dx, self.dgamma, self.dbeta = result
+                return dx
         if self.xc is None:
             raise RuntimeError("BatchNormalization.backward called before a training forward pass")
         if not isinstance(dout, np.ndarray):
@@ -250,9 +255,9 @@ class BatchNormalization(reference.BatchNormalization):
             raise ValueError(f"dout has shape {dout.shape} but the last forward pass had {self.input_shape}")
         if self.spatial:
             N, C, H, W = dout.shape
-            d2 = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C))
-            self._check_backward_shape(d2)
-            dx = self._backward(d2)
+            dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C))
+            self._check_backward_shape(dout)
+            dx = self._backward(dout)
             return np.ascontiguousarray(dx.reshape(N, H, W, C).transpose(0, 3, 1, 2))
         self._check_backward_shape(dout.reshape(dout.shape[0], -1))
         return super().backward(dout)
@@ -263,17 +268,12 @@ class BatchNormalization(reference.BatchNormalization):
                              f"kept xc of shape {np.shape(self.xc)}")
 
     def _backward(self, dout):
-        D = dout.shape[1]
-        if (_batchnorm is None or not _float_array(dout) or dout.shape[0] == 0 or D < 2
-                or self.batch_size != dout.shape[0]
-                or not _float_array(self.xc) or self.xc.dtype != dout.dtype
-                or not _float_array(self.xn) or self.xn.dtype != dout.dtype
-                or self.xn.shape != dout.shape
-                or not _vector_for(self.std, dout.dtype, D)
-                or not _vector_for(self.gamma, dout.dtype, D)):
+        result = None
+        if _batchnorm is not None and dout.shape[0] == self.batch_size:
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma)
+        if result is None:
             return super()._backward(dout)
-        dx, self.dgamma, self.dbeta = _batchnorm.backward_kernel(
-            dout, self.xc, self.xn, self.std, self.gamma)
+        dx, self.dgamma, self.dbeta = result
         return dx
 
 

@@ -155,16 +155,31 @@ def test_relu_read_only_dout_fails_like_the_reference():
     lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3), np.float32), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
     lambda k: k._batchnorm.forward_train_kernel(np.ones((3, 2)).T, np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
     lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3), int), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3)), 1.0, None, "a", np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train_kernel(np.ones((0, 3)), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train_kernel(np.ones(3), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
     lambda k: k._batchnorm.forward_test_kernel(np.ones((2, 3)), np.ones(3), np.ones(3), np.zeros(3, np.float32), np.zeros(3)),
+    lambda k: k._batchnorm.forward_test_kernel([[1.0, 2.0]], np.ones(2), np.ones(2), np.zeros(2), np.zeros(2)),
     lambda k: k._batchnorm.backward_kernel(np.ones((2, 3)), np.ones((3, 3)), np.ones((2, 3)), np.ones(3), np.ones(3)),
+    lambda k: k._batchnorm.backward_kernel(np.ones((2, 3)), None, None, None, None),
+])
+def test_batchnorm_kernels_decline_what_they_do_not_cover(call):
+    # None tells fastdl.layers to run the reference; never a crash.
+    if layers._batchnorm is None:
+        pytest.skip("compiled kernels not built")
+    assert call(layers) is None
+
+
+@pytest.mark.parametrize("call", [
     lambda k: k._dropout.forward_stream_kernel(np.ones((3, 2)).T, 0.5, np.random.mtrand._rand._bit_generator),
+    lambda k: k._dropout.forward_stream_kernel(np.ones(3), 0.5, np.random.PCG64(0), True),
     lambda k: k._dropout.backward_kernel(np.ones((2, 3)), np.ones((2, 3))),
     lambda k: k._dropout.backward_kernel(np.ones((2, 3)), np.ones((3, 2), bool)),
     lambda k: k._activations.relu_forward(np.ones(3, int)),
     lambda k: k._activations.relu_backward(np.ones(3), np.ones(4, bool)),
 ])
 def test_kernels_check_their_arguments(call):
-    if layers._batchnorm is None or layers._dropout is None or layers._activations is None:
+    if layers._dropout is None or layers._activations is None:
         pytest.skip("compiled kernels not built")
     with pytest.raises(ValueError):
         call(layers)

@@ -16,11 +16,12 @@
 # registers but was slower at every measured size (strided rows defeat the
 # prefetcher, and power-of-two row strides thrash L1 sets).
 #
-# The `def` wrappers take ndarrays rather than typed memoryviews because at
-# the book's size (100 x 100) acquiring a memoryview per argument costs a
-# noticeable share of the call; they re-check dtype, shape and contiguity
-# (cheap C tests) although fastdl/layers.py has checked them, so a wrong
-# call raises instead of reading out of bounds.
+# The `def` wrappers take plain objects rather than typed memoryviews: at
+# the book's size (100 x 100) the Python-level checks and the acquisition of
+# a memoryview per argument cost a large share of a call. They decide in C
+# whether the kernel applies (dtype, shape, contiguity of every argument)
+# and return None where it does not, for fastdl/layers.py to run the
+# reference; no call can make a kernel read out of bounds.
 from cython cimport floating
 from libc.math cimport sqrt, sqrtf
 
@@ -171,12 +172,22 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
             dxi[j] = dxi[j] - dmu[j]                     # dx = dxc - dmu / self.batch_size
 
 
-cdef int check(cnp.ndarray a, int typenum, int ndim, Py_ssize_t n0, Py_ssize_t n1, str name) except -1:
-    if (cnp.PyArray_TYPE(a) != typenum or cnp.PyArray_NDIM(a) != ndim
-            or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or cnp.PyArray_DIM(a, 0) != n0 or (ndim == 2 and cnp.PyArray_DIM(a, 1) != n1)):
-        raise ValueError(f"batchnorm kernel: {name} has the wrong dtype, shape or layout")
-    return 0
+cdef bint fits(object a, int typenum, int ndim, Py_ssize_t n0, Py_ssize_t n1):
+    """A plain C-contiguous ndarray of this dtype and shape (n1 only for 2-D)."""
+    if not cnp.PyArray_CheckExact(a):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_DIM(arr, 0) == n0
+            and (ndim == 1 or cnp.PyArray_DIM(arr, 1) == n1))
+
+
+cdef int float_type(object a):
+    """The float typenum of a plain ndarray, or -1."""
+    if not cnp.PyArray_CheckExact(a):
+        return -1
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    return t if t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32 else -1
 
 
 cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
@@ -186,25 +197,31 @@ cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
     return cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
 
 
-def forward_train_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
-                         cnp.ndarray running_mean, cnp.ndarray running_var,
+def forward_train_kernel(object x_, object gamma_, object beta_,
+                         object running_mean_, object running_var_,
                          double momentum, double one_minus_momentum):
     """Training-mode forward pass of a C-contiguous ``(N, D)`` float array.
 
-    Returns ``(out, xc, xn, std, running_mean, running_var)``; the running
-    statistics are new float64 arrays.
+    Returns ``(out, xc, xn, std, running_mean, running_var)`` (the running
+    statistics new float64 arrays), or ``None`` where the kernel does not
+    apply: x not C-contiguous float32/float64 with N >= 1 and D >= 2,
+    gamma/beta not C-contiguous ``(D,)`` arrays of x's dtype, running
+    statistics not C-contiguous float64 ``(D,)``. The caller then runs the
+    reference.
     """
-    cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
-        raise ValueError("batchnorm kernel: x must be float32 or float64")
-    check(x, t, 2, x.shape[0], x.shape[1], "x")
-    cdef Py_ssize_t N = x.shape[0], D = x.shape[1]
-    check(gamma, t, 1, D, 0, "gamma")
-    check(beta, t, 1, D, 0, "beta")
-    check(running_mean, cnp.NPY_FLOAT64, 1, D, 0, "running_mean")
-    check(running_var, cnp.NPY_FLOAT64, 1, D, 0, "running_var")
-    if N == 0 or D == 0:
-        raise ValueError("batchnorm kernel: empty input")
+    cdef int t = float_type(x_)
+    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+        return None
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
+    if (N < 1 or D < 2 or not fits(x_, t, 2, N, D) or not fits(gamma_, t, 1, D, 0)
+            or not fits(beta_, t, 1, D, 0) or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
+            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>x_
+    cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
+    cdef cnp.ndarray beta = <cnp.ndarray>beta_
+    cdef cnp.ndarray running_mean = <cnp.ndarray>running_mean_
+    cdef cnp.ndarray running_var = <cnp.ndarray>running_var_
     cdef cnp.ndarray xc = empty(2, N, D, t)
     cdef cnp.ndarray xn = empty(2, N, D, t)
     cdef cnp.ndarray out = empty(2, N, D, t)
@@ -236,18 +253,25 @@ def forward_train_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
     return out, xc, xn, stats[2], new_mean, new_var
 
 
-def forward_test_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
-                        cnp.ndarray running_mean, cnp.ndarray running_var):
-    """Test-mode forward pass; the output is float64 as the reference's is."""
-    cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
-        raise ValueError("batchnorm kernel: x must be float32 or float64")
-    check(x, t, 2, x.shape[0], x.shape[1], "x")
-    cdef Py_ssize_t N = x.shape[0], D = x.shape[1]
-    check(gamma, t, 1, D, 0, "gamma")
-    check(beta, t, 1, D, 0, "beta")
-    check(running_mean, cnp.NPY_FLOAT64, 1, D, 0, "running_mean")
-    check(running_var, cnp.NPY_FLOAT64, 1, D, 0, "running_var")
+def forward_test_kernel(object x_, object gamma_, object beta_,
+                        object running_mean_, object running_var_):
+    """Test-mode forward pass; the output is float64 as the reference's is.
+
+    ``None`` where the kernel does not apply (as ``forward_train_kernel``).
+    """
+    cdef int t = float_type(x_)
+    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+        return None
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
+    if (N < 1 or D < 2 or not fits(x_, t, 2, N, D) or not fits(gamma_, t, 1, D, 0)
+            or not fits(beta_, t, 1, D, 0) or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
+            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>x_
+    cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
+    cdef cnp.ndarray beta = <cnp.ndarray>beta_
+    cdef cnp.ndarray running_mean = <cnp.ndarray>running_mean_
+    cdef cnp.ndarray running_var = <cnp.ndarray>running_var_
     cdef cnp.ndarray out = empty(2, N, D, cnp.NPY_FLOAT64)
     cdef cnp.ndarray scale = empty(1, D, 0, cnp.NPY_FLOAT64)
     if t == cnp.NPY_FLOAT64:
@@ -265,20 +289,26 @@ def forward_test_kernel(cnp.ndarray x, cnp.ndarray gamma, cnp.ndarray beta,
     return out
 
 
-def backward_kernel(cnp.ndarray dout, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray std,
-                    cnp.ndarray gamma):
-    """Backward pass; returns ``(dx, dgamma, dbeta)``."""
-    cdef int t = cnp.PyArray_TYPE(dout)
-    if t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32:
-        raise ValueError("batchnorm kernel: dout must be float32 or float64")
-    check(dout, t, 2, dout.shape[0], dout.shape[1], "dout")
-    cdef Py_ssize_t N = dout.shape[0], D = dout.shape[1]
-    check(xc, t, 2, N, D, "xc")
-    check(xn, t, 2, N, D, "xn")
-    check(std, t, 1, D, 0, "std")
-    check(gamma, t, 1, D, 0, "gamma")
-    if N == 0 or D == 0:
-        raise ValueError("batchnorm kernel: empty input")
+def backward_kernel(object dout_, object xc_, object xn_, object std_, object gamma_):
+    """Backward pass; returns ``(dx, dgamma, dbeta)``.
+
+    ``None`` where the kernel does not apply: dout not C-contiguous
+    float32/float64 ``(N, D)`` with N >= 1, D >= 2, or xc, xn, std, gamma
+    not C-contiguous arrays of dout's dtype shaped ``(N, D)``, ``(N, D)``,
+    ``(D,)``, ``(D,)``.
+    """
+    cdef int t = float_type(dout_)
+    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout_) != 2:
+        return None
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>dout_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>dout_, 1)
+    if (N < 1 or D < 2 or not fits(dout_, t, 2, N, D) or not fits(xc_, t, 2, N, D)
+            or not fits(xn_, t, 2, N, D) or not fits(std_, t, 1, D, 0) or not fits(gamma_, t, 1, D, 0)):
+        return None
+    cdef cnp.ndarray dout = <cnp.ndarray>dout_
+    cdef cnp.ndarray xc = <cnp.ndarray>xc_
+    cdef cnp.ndarray xn = <cnp.ndarray>xn_
+    cdef cnp.ndarray std = <cnp.ndarray>std_
+    cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
     cdef cnp.ndarray dx = empty(2, N, D, t)
     cdef cnp.ndarray grads = empty(2, 2, D, t)            # dgamma, dbeta
     cdef cnp.ndarray work = empty(1, 3 * D, 0, t)
