@@ -107,7 +107,8 @@ class Dropout(reference.Dropout):
         ratio = self.dropout_ratio
         if not isinstance(ratio, (int, float, np.integer, np.floating)) or isinstance(ratio, bool):
             raise TypeError(f"dropout_ratio must be a real number, not {type(ratio).__name__}")
-        kernel = _dropout is not None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+        kernel = (_dropout is not None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+                  and x.ndim > 0)  # np.random.rand() of no shape returns a float, not an array
         if self.rng is None:
             if not kernel:
                 return super().forward(x, train_flg)
@@ -167,7 +168,9 @@ class BatchNormalization(reference.BatchNormalization):
     else (mixed dtypes, which NumPy promotes; integer input; a single
     feature, which NumPy sums pairwise; a NumPy scalar ``momentum``;
     non-C-contiguous 2-D input) runs the reference's code, so results never
-    differ. With batch size 1 or a constant feature, ``var`` is 0, ``std``
+    differ. Input of fewer than two dimensions is rejected (the reference
+    would treat a 1-D array as N samples of one feature). With batch size 1
+    or a constant feature, ``var`` is 0, ``std``
     is ``sqrt(1e-6)`` (0.001), ``xn`` is 0 and the output is ``beta``; the
     gradient is finite: 0 for a batch of one, about
     ``gamma * (dout - dout.mean(0)) / 0.001`` for a constant feature. NaN

@@ -257,6 +257,7 @@ def test_the_inline_mersenne_twister_checks_out():
     np.arange(24.0).reshape(4, 6)[:, ::2],
     np.arange(12).reshape(3, 4),                      # integers: the reference path
     np.array([[np.nan, -np.inf, -0.0, 2.0]], np.float32),
+    np.array(2.5),                                    # 0-D: the reference path
 ])
 def test_dropout_other_layouts_and_dtypes_match_the_reference(x):
     fast, ref = layers.Dropout(0.4), reference.Dropout(0.4)
