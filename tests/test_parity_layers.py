@@ -1,4 +1,6 @@
 """Fast layers against the reference, bit for bit, and against numerical gradients."""
+import weakref
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -369,3 +371,26 @@ def test_kernels_run_for_the_book_network(monkeypatch):
     assert spies["_dropout"].calls.count("backward_kernel") == 2
     assert spies["_activations"].calls.count("relu_forward") == 4
     assert spies["_activations"].calls.count("relu_backward") == 2
+
+
+def test_batchnorm_reuses_only_arrays_nobody_else_holds():
+    rng = np.random.default_rng(20)
+    layer = layers.BatchNormalization(np.ones(6), np.zeros(6))
+    x, dout = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
+    out = layer.forward(x)
+    xc, xn_view, std_ref = layer.xc, layer.xn[1:], weakref.ref(layer.xn)
+    dx = layer.backward(dout)
+    held = [a.copy() for a in (out, xc, xn_view, dx)]
+    for _ in range(3):
+        layer.forward(rng.standard_normal((5, 6)))
+        layer.backward(rng.standard_normal((5, 6)))
+    assert all(np.array_equal(a, b) for a, b in zip((out, xc, xn_view, dx), held))
+    assert std_ref() is not None and std_ref() is not layer.xn
+    # Once nothing else holds them, the next step writes into the same arrays.
+    del out, xc, xn_view, dx, held
+    ids = (id(layer.xc), id(layer.xn))
+    layer.forward(x)
+    assert (id(layer.xc), id(layer.xn)) == ids
+    ref = reference.BatchNormalization(np.ones(6), np.zeros(6))
+    ref.forward(x)
+    assert same(layer.xc, ref.xc) and same(layer.xn, ref.xn)

@@ -231,6 +231,17 @@ cdef int float_type(object a):
     return t if t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32 else -1
 
 
+cdef list usable_spares(tuple spare, tuple inputs, int t, Py_ssize_t N, Py_ssize_t D):
+    """The arrays of ``spare`` that can take an (N, D) result: distinct, writeable, owning their data."""
+    cdef list usable = []
+    for a in spare:
+        if (fits(a, t, 2, N, D) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)
+                and cnp.PyArray_BASE(<cnp.ndarray>a) == NULL
+                and not any(a is b for b in usable) and not any(a is b for b in inputs)):
+            usable.append(a)
+    return usable
+
+
 cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
     cdef cnp.npy_intp dims[2]
     dims[0] = n0
@@ -240,7 +251,7 @@ cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
 
 def forward_train_kernel(object x_, object gamma_, object beta_,
                          object running_mean_, object running_var_,
-                         double momentum, double one_minus_momentum):
+                         double momentum, double one_minus_momentum, tuple spare=()):
     """Training-mode forward pass of a C-contiguous ``(N, D)`` float array.
 
     Returns ``(out, xc, xn, std, running_mean, running_var)`` (the running
@@ -248,7 +259,9 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
     apply: x not C-contiguous float32/float64 with N >= 1 and D >= 2,
     gamma/beta not C-contiguous ``(D,)`` arrays of x's dtype, running
     statistics not C-contiguous float64 ``(D,)``. The caller then runs the
-    reference.
+    reference. ``spare`` may hold arrays of earlier results that nothing
+    else references: those that fit are overwritten instead of allocating
+    (fresh large arrays cost a page fault per page on first touch).
     """
     cdef int t = float_type(x_)
     if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
@@ -263,9 +276,10 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
     cdef cnp.ndarray beta = <cnp.ndarray>beta_
     cdef cnp.ndarray running_mean = <cnp.ndarray>running_mean_
     cdef cnp.ndarray running_var = <cnp.ndarray>running_var_
-    cdef cnp.ndarray xc = empty(2, N, D, t)
-    cdef cnp.ndarray xn = empty(2, N, D, t)
-    cdef cnp.ndarray out = empty(2, N, D, t)
+    cdef list spares = usable_spares(spare, (x_, gamma_, beta_), t, N, D)
+    cdef cnp.ndarray xc = spares.pop(0) if spares else empty(2, N, D, t)
+    cdef cnp.ndarray xn = spares.pop(0) if spares else empty(2, N, D, t)
+    cdef cnp.ndarray out = spares.pop(0) if spares else empty(2, N, D, t)
     cdef cnp.ndarray stats = empty(2, 3, D, t)            # mu, var, std
     cdef cnp.ndarray new_mean = empty(1, D, 0, cnp.NPY_FLOAT64)
     cdef cnp.ndarray new_var = empty(1, D, 0, cnp.NPY_FLOAT64)
@@ -330,13 +344,13 @@ def forward_test_kernel(object x_, object gamma_, object beta_,
     return out
 
 
-def backward_kernel(object dout_, object xc_, object xn_, object std_, object gamma_):
+def backward_kernel(object dout_, object xc_, object xn_, object std_, object gamma_, tuple spare=()):
     """Backward pass; returns ``(dx, dgamma, dbeta)``.
 
     ``None`` where the kernel does not apply: dout not C-contiguous
     float32/float64 ``(N, D)`` with N >= 1, D >= 2, or xc, xn, std, gamma
     not C-contiguous arrays of dout's dtype shaped ``(N, D)``, ``(N, D)``,
-    ``(D,)``, ``(D,)``.
+    ``(D,)``, ``(D,)``. ``spare`` as in ``forward_train_kernel``.
     """
     cdef int t = float_type(dout_)
     if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>dout_) != 2:
@@ -350,7 +364,8 @@ def backward_kernel(object dout_, object xc_, object xn_, object std_, object ga
     cdef cnp.ndarray xn = <cnp.ndarray>xn_
     cdef cnp.ndarray std = <cnp.ndarray>std_
     cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
-    cdef cnp.ndarray dx = empty(2, N, D, t)
+    cdef list spares = usable_spares(spare, (dout_, xc_, xn_, std_, gamma_), t, N, D)
+    cdef cnp.ndarray dx = spares.pop(0) if spares else empty(2, N, D, t)
     cdef cnp.ndarray grads = empty(2, 2, D, t)            # dgamma, dbeta
     cdef cnp.ndarray work = empty(1, 3 * D, 0, t)
     if t == cnp.NPY_FLOAT64:
