@@ -3,11 +3,12 @@
 ``BatchNormalization``, ``Dropout`` and ``Relu`` are the reference classes
 (same constructor, defaults and attributes) whose hot steps run compiled
 kernels wherever a kernel computes exactly what the reference would, and
-the reference's own NumPy code everywhere else; bad input is rejected with
-a clear error before any kernel runs. ``Sigmoid``, ``Affine`` and
-``SoftmaxWithLoss`` are the reference's: a profile of the book's training
-step shows their time in BLAS and in NumPy calls that a kernel could not
-make exact and faster at once.
+the reference's own NumPy code everywhere else; bad input gets a clear
+error, and a kernel only ever sees input it covers. ``Sigmoid``, ``Affine``
+and ``SoftmaxWithLoss`` are the reference's: in a profile of the book's
+training step (``MultiLayerNetExtend``, batch 100) ``Affine`` spends its
+time in BLAS matrix products, its bias add and ``sum(0)`` take about 2 %
+of the step, softmax runs once per step, and the network has no Sigmoid.
 """
 import math
 import sys
@@ -52,9 +53,10 @@ def _inline_mt19937():
 class Relu(reference.Relu):
     """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``).
 
-    Forward writes ``mask`` and the output in one pass; backward zeroes
-    ``dout[mask]`` in place, as the book does. Exactly the reference's
-    results (the kernel only compares and copies).
+    Forward makes ``mask`` and the output in one call, without the
+    reference's boolean-index scatter; backward zeroes ``dout[mask]`` in
+    place, as the book does. Exactly the reference's results (the kernel
+    only compares and copies).
     """
 
     def forward(self, x):
@@ -162,21 +164,28 @@ class BatchNormalization(reference.BatchNormalization):
 
     Notes
     -----
-    Training with float32/float64 input whose ``gamma``, ``beta`` have the
-    same dtype and float64 running statistics runs a compiled kernel whose
-    results equal the reference's bit for bit: it performs NumPy's
-    operations in NumPy's order (column sums row by row, ``mean`` as sum
-    divided by N, Python floats rounded to the array's dtype). Anything
-    else (mixed dtypes, which NumPy promotes; integer input; a single
-    feature, which NumPy sums pairwise; a NumPy scalar ``momentum``;
-    non-C-contiguous 2-D input) runs the reference's code, so results never
-    differ. Input of fewer than two dimensions is rejected (the reference
-    would treat a 1-D array as N samples of one feature). With batch size 1
-    or a constant feature, ``var`` is 0, ``std``
-    is ``sqrt(1e-6)`` (0.001), ``xn`` is 0 and the output is ``beta``; the
+    Float32/float64 input of at least two features, with ``gamma``,
+    ``beta`` of the same dtype and float64 running statistics, runs
+    compiled kernels (training and test mode) whose results equal the
+    reference's bit for bit: they perform NumPy's operations in NumPy's
+    order (column sums row by row, ``mean`` as the sum divided by N, Python
+    floats rounded to the array's dtype, true divisions). Anything else
+    (mixed dtypes, which NumPy promotes; integer input; a single feature,
+    which NumPy sums pairwise; a NumPy scalar ``momentum``;
+    non-C-contiguous 2-D input) runs the reference's code, so results
+    never differ. Input of fewer than two dimensions is rejected (the
+    reference would treat a 1-D array as N samples of one feature).
+
+    With batch size 1 or a constant feature, ``var`` is 0, ``std`` is
+    ``sqrt(1e-6)`` (0.001), ``xn`` is 0 and the output is ``beta``; the
     gradient is finite: 0 for a batch of one, about
     ``gamma * (dout - dout.mean(0)) / 0.001`` for a constant feature. NaN
     in the input propagates as in the reference.
+
+    The layer writes new results into its previous ``xc``, ``xn``, output
+    and gradient arrays when nothing else references them (not even a
+    weak reference), which saves the page faults of fresh large arrays;
+    an array anyone still holds is never overwritten.
     """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
