@@ -124,8 +124,11 @@ class Dropout(reference.Dropout):
                 x, float(ratio), bit_generator,
                 type(bit_generator) is np.random.MT19937 and _inline_mt19937())
             return out
+        if _dropout is None:
+            raise RuntimeError("Dropout with rng= needs fastdl's compiled kernels, which did not import: "
+                               f"{_backend.missing.get('dropout')}")
         if not kernel:
-            raise TypeError(f"Dropout with rng= supports float32 and float64 input, not {x.dtype}")
+            raise TypeError(f"Dropout with rng= supports float32 and float64 arrays, not {x.dtype} of {x.ndim} dimensions")
         out, self.mask = _dropout.forward_fast_kernel(
             np.ascontiguousarray(x), float(ratio), self.rng.bit_generator)
         return out

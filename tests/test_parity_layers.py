@@ -394,3 +394,21 @@ def test_batchnorm_reuses_only_arrays_nobody_else_holds():
     ref = reference.BatchNormalization(np.ones(6), np.zeros(6))
     ref.forward(x)
     assert same(layer.xc, ref.xc) and same(layer.xn, ref.xn)
+
+
+def test_without_compiled_kernels_the_layers_are_the_reference(monkeypatch):
+    for name in ("_batchnorm", "_dropout", "_activations"):
+        monkeypatch.setattr(layers, name, None)
+    rng = np.random.default_rng(21)
+    x, dout = rng.standard_normal((7, 5)), rng.standard_normal((7, 5))
+    fast, ref = bn_pair(5, np.float64, rng)
+    assert_bn_step_matches(fast, ref, x, dout)
+    assert_bn_step_matches(fast, ref, x, dout, train_flg=False)
+    results = []
+    for layer in (reference.Dropout(0.3), layers.Dropout(0.3)):
+        np.random.seed(22)
+        results.append((layer.forward(x), layer.backward(dout)))
+    assert all(same(a, b) for a, b in zip(*results))
+    assert same(layers.Relu().forward(x), reference.Relu().forward(x))
+    with pytest.raises(RuntimeError, match="compiled kernels"):
+        layers.Dropout(0.3, rng=np.random.default_rng(0)).forward(x)
