@@ -11,7 +11,10 @@
 #
 # The passes stream rows and accumulate column statistics in D-long arrays,
 # four rows per sweep over an accumulator (each row still added in turn),
-# which quarters the accumulator loads and stores that bound these loops.
+# which quarters the accumulator loads and stores that bound these loops;
+# the steps that need the same rows (centring and the sum of squares; the
+# three column sums of the backward pass; dxc and its sum) run on a block
+# of four rows at a time, so the second reads them from cache.
 # Walking a narrow block of columns down the rows instead (accumulators in
 # registers, or all passes over one cache-sized block) was slower at the
 # book's size and at 1024 x 4096: strided rows defeat the prefetcher, and
@@ -38,50 +41,40 @@ cdef inline floating root(floating v) noexcept nogil:
         return sqrt(v)
 
 
-cdef void sum_rows(floating* acc,                        # OUT (D,) a.sum(axis=0)
-                   const floating* a,                       # IN  (N, D)
-                   Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    # Rows are added one after another, as NumPy does, but four per sweep
-    # over acc: (((acc + a0) + a1) + a2) + a3 rounds exactly as four sweeps.
-    cdef Py_ssize_t i = 0, j
-    cdef const floating* a0
-    for j in range(D):
-        acc[j] = 0
-    while i + 4 <= N:
-        a0 = a + i * D
+cdef inline void add_rows(floating* acc,                  # IN/OUT (D,)
+                         const floating* a,                 # IN  (rows, D)
+                         Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # acc += a[0]; acc += a[1]; ... row after row, as NumPy's sum over axis
+    # 0 does; four rows in one sweep over acc round exactly as four sweeps.
+    cdef Py_ssize_t j
+    if rows == 4:
         for j in range(D):
-            acc[j] = (((acc[j] + a0[j]) + a0[D + j]) + a0[2 * D + j]) + a0[3 * D + j]
-        i += 4
-    while i < N:
-        a0 = a + i * D
+            acc[j] = (((acc[j] + a[j]) + a[D + j]) + a[2 * D + j]) + a[3 * D + j]
+    else:
         for j in range(D):
-            acc[j] = acc[j] + a0[j]
-        i += 1
+            acc[j] = acc[j] + a[j]
 
 
-cdef void sum_row_products(floating* acc,                # OUT (D,) (a * b).sum(axis=0)
-                           const floating* a,               # IN  (N, D)
-                           const floating* b,               # IN  (N, D)
-                           Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    # Each product is rounded before it is added, as with a product array.
-    cdef Py_ssize_t i = 0, j
-    cdef const floating* a0
-    cdef const floating* b0
-    for j in range(D):
-        acc[j] = 0
-    while i + 4 <= N:
-        a0 = a + i * D
-        b0 = b + i * D
+cdef inline void add_products(floating* acc,              # IN/OUT (D,)
+                              const floating* a,            # IN  (rows, D)
+                              const floating* b,            # IN  (rows, D)
+                              Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # acc += a[r] * b[r] row after row; each product is rounded before it
+    # is added, as with a product array.
+    cdef Py_ssize_t j
+    if rows == 4:
         for j in range(D):
-            acc[j] = ((((acc[j] + a0[j] * b0[j]) + a0[D + j] * b0[D + j])
-                       + a0[2 * D + j] * b0[2 * D + j]) + a0[3 * D + j] * b0[3 * D + j])
-        i += 4
-    while i < N:
-        a0 = a + i * D
-        b0 = b + i * D
+            acc[j] = ((((acc[j] + a[j] * b[j]) + a[D + j] * b[D + j])
+                       + a[2 * D + j] * b[2 * D + j]) + a[3 * D + j] * b[3 * D + j])
+    else:
         for j in range(D):
-            acc[j] = acc[j] + a0[j] * b0[j]
-        i += 1
+            acc[j] = acc[j] + a[j] * b[j]
+
+
+cdef inline Py_ssize_t block_rows(Py_ssize_t i, Py_ssize_t N) noexcept nogil:
+    # Rows are taken four at a time while they fit: the accumulations and
+    # elementwise steps on a block reuse its rows from cache.
+    return 4 if i + 4 <= N else 1
 
 
 cdef void forward_train(const floating* x,                  # IN  (N, D)
@@ -94,21 +87,32 @@ cdef void forward_train(const floating* x,                  # IN  (N, D)
                         floating* var,                      # OUT (D,) np.mean(xc ** 2, axis=0)
                         floating* std,                      # OUT (D,) np.sqrt(var + 10e-7)
                         Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, j, r, rows
     cdef const floating* xi
     cdef floating* xci
     cdef floating* xni
     cdef floating* outi
     cdef floating eps = <floating>10e-7
-    sum_rows(mu, x, N, D)                                # x.mean(axis=0): the sum ...
+    for j in range(D):
+        mu[j] = 0
+        var[j] = 0
+    i = 0
+    while i < N:
+        rows = block_rows(i, N)
+        add_rows(mu, x + i * D, rows, D)                 # x.mean(axis=0): the sum ...
+        i += rows
     for j in range(D):
         mu[j] = <floating>(<double>mu[j] / <double>N)    # ... divided by an intp
-    for i in range(N):
-        xi = x + i * D
-        xci = xc + i * D
-        for j in range(D):
-            xci[j] = xi[j] - mu[j]                       # xc = x - mu
-    sum_row_products(var, xc, xc, N, D)                  # np.mean(xc ** 2, axis=0): the sum ...
+    i = 0
+    while i < N:
+        rows = block_rows(i, N)
+        for r in range(i, i + rows):
+            xi = x + r * D
+            xci = xc + r * D
+            for j in range(D):
+                xci[j] = xi[j] - mu[j]                   # xc = x - mu
+        add_products(var, xc + i * D, xc + i * D, rows, D)  # np.mean(xc ** 2, axis=0): the sum ...
+        i += rows
     for j in range(D):
         var[j] = <floating>(<double>var[j] / <double>N)  # ... divided by an intp
         std[j] = root(var[j] + eps)                      # std = np.sqrt(var + 10e-7)
@@ -153,6 +157,25 @@ cdef void forward_test(const floating* x,                  # IN  (N, D)
             outi[j] = <double>gamma[j] * ((<double>xi[j] - running_mean[j]) / scale[j]) + <double>beta[j]
 
 
+cdef inline void add_dvar_terms(floating* acc,            # IN/OUT (D,)
+                                const floating* dout,       # IN  (rows, D)
+                                const floating* xc,         # IN  (rows, D)
+                                const floating* gamma,      # IN  (D,)
+                                const floating* std2,       # IN  (D,) std * std
+                                Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # acc += ((gamma * dout) * xc) / (std * std), row after row
+    cdef Py_ssize_t j
+    if rows == 4:
+        for j in range(D):
+            acc[j] = ((((acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j])
+                        + ((gamma[j] * dout[D + j]) * xc[D + j]) / std2[j])
+                       + ((gamma[j] * dout[2 * D + j]) * xc[2 * D + j]) / std2[j])
+                      + ((gamma[j] * dout[3 * D + j]) * xc[3 * D + j]) / std2[j])
+    else:
+        for j in range(D):
+            acc[j] = acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j]
+
+
 cdef void backward(const floating* dout,                    # IN  (N, D)
                    const floating* xc,                      # IN  (N, D)
                    const floating* xn,                      # IN  (N, D)
@@ -163,9 +186,8 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
                    floating* dbeta,                         # OUT (D,)
                    floating* work,                          # scratch (3D,)
                    Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    cdef Py_ssize_t i = 0, j
-    cdef const floating* o0
-    cdef const floating* c0
+    cdef Py_ssize_t i, j, r, rows
+    cdef const floating* douti
     cdef const floating* xci
     cdef floating* dxi
     cdef floating* std2 = work
@@ -173,38 +195,35 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
     cdef floating* dmu = work + 2 * D
     cdef floating two_over_n = <floating>(2.0 / N)
     cdef floating half = <floating>0.5
-    sum_rows(dbeta, dout, N, D)                          # dout.sum(axis=0)
-    sum_row_products(dgamma, xn, dout, N, D)             # np.sum(self.xn * dout, axis=0)
     for j in range(D):
+        dbeta[j] = 0
+        dgamma[j] = 0
         dvar[j] = 0
+        dmu[j] = 0
         std2[j] = std[j] * std[j]                        # self.std * self.std
-    # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = gamma * dout
-    while i + 4 <= N:
-        o0 = dout + i * D
-        c0 = xc + i * D
-        for j in range(D):
-            dvar[j] = ((((dvar[j] + ((gamma[j] * o0[j]) * c0[j]) / std2[j])
-                         + ((gamma[j] * o0[D + j]) * c0[D + j]) / std2[j])
-                        + ((gamma[j] * o0[2 * D + j]) * c0[2 * D + j]) / std2[j])
-                       + ((gamma[j] * o0[3 * D + j]) * c0[3 * D + j]) / std2[j])
-        i += 4
-    while i < N:
-        o0 = dout + i * D
-        c0 = xc + i * D
-        for j in range(D):
-            dvar[j] = dvar[j] + ((gamma[j] * o0[j]) * c0[j]) / std2[j]
-        i += 1
+    i = 0
+    while i < N:                                         # the three column sums, one block at a time
+        rows = block_rows(i, N)
+        add_rows(dbeta, dout + i * D, rows, D)           # dbeta = dout.sum(axis=0)
+        add_products(dgamma, xn + i * D, dout + i * D, rows, D)  # dgamma = np.sum(self.xn * dout, axis=0)
+        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = self.gamma * dout
+        add_dvar_terms(dvar, dout + i * D, xc + i * D, gamma, std2, rows, D)
+        i += rows
     for j in range(D):
         dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
-    for i in range(N):
-        o0 = dout + i * D
-        xci = xc + i * D
-        dxi = dx + i * D
-        for j in range(D):
-            # dxc = (dxn = self.gamma * dout) / self.std
-            # dxc += (2.0 / self.batch_size) * self.xc * dvar
-            dxi[j] = (gamma[j] * o0[j]) / std[j] + (two_over_n * xci[j]) * dvar[j]
-    sum_rows(dmu, dx, N, D)                              # dmu = np.sum(dxc, axis=0)
+    i = 0
+    while i < N:
+        rows = block_rows(i, N)
+        for r in range(i, i + rows):
+            douti = dout + r * D
+            xci = xc + r * D
+            dxi = dx + r * D
+            for j in range(D):
+                # dxc = (dxn = self.gamma * dout) / self.std
+                # dxc += (2.0 / self.batch_size) * self.xc * dvar
+                dxi[j] = (gamma[j] * douti[j]) / std[j] + (two_over_n * xci[j]) * dvar[j]
+        add_rows(dmu, dx + i * D, rows, D)               # dmu = np.sum(dxc, axis=0)
+        i += rows
     for j in range(D):
         dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
     for i in range(N):
