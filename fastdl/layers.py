@@ -35,8 +35,9 @@ def _is_python_number(x):
 
 
 def _float_array(a):
-    """True for a plain C-contiguous float32/float64 ndarray."""
-    return type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES and a.flags.c_contiguous
+    """True for a plain, aligned, C-contiguous float32/float64 ndarray of native byte order."""
+    return (type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES  # dtype equality checks byte order
+            and a.flags.c_contiguous and a.flags.aligned)
 
 
 _inline_mt19937_checked = None
@@ -111,14 +112,17 @@ class Dropout(reference.Dropout):
         ratio = self.dropout_ratio
         if not isinstance(ratio, (int, float, np.integer, np.floating)) or isinstance(ratio, bool):
             raise TypeError(f"dropout_ratio must be a real number, not {type(ratio).__name__}")
-        kernel = (_dropout is not None and type(x) is np.ndarray and x.dtype in _FLOAT_DTYPES
+        native = x.dtype.newbyteorder("=")
+        kernel = (_dropout is not None and type(x) is np.ndarray and native in _FLOAT_DTYPES
                   and x.ndim > 0)  # np.random.rand() of no shape returns a float, not an array
+        if kernel:
+            # An elementwise product pairs x[i] with the i-th draw in C order
+            # whatever the layout, so a C-ordered, aligned, native copy
+            # changes nothing (NumPy's own output is native too).
+            x = np.require(x, native, "CA")
         if self.rng is None:
             if not kernel:
                 return super().forward(x, train_flg)
-            # An elementwise product pairs x[i] with the i-th draw in C order
-            # whatever the layout, so a C-ordered copy changes nothing.
-            x = np.ascontiguousarray(x)
             bit_generator = np.random.mtrand._rand._bit_generator
             out, self.mask = _dropout.forward_stream_kernel(
                 x, float(ratio), bit_generator,
@@ -129,8 +133,7 @@ class Dropout(reference.Dropout):
                                f"{_backend.missing.get('dropout')}")
         if not kernel:
             raise TypeError(f"Dropout with rng= supports float32 and float64 arrays, not {x.dtype} of {x.ndim} dimensions")
-        out, self.mask = _dropout.forward_fast_kernel(
-            np.ascontiguousarray(x), float(ratio), self.rng.bit_generator)
+        out, self.mask = _dropout.forward_fast_kernel(x, float(ratio), self.rng.bit_generator)
         return out
 
     def backward(self, dout):

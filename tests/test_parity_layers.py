@@ -104,6 +104,36 @@ def test_batchnorm_non_contiguous_input_matches_reference(make):
     assert_bn_step_matches(fast, ref, x, make(rng.standard_normal((30, 24))))
 
 
+def unaligned(a):
+    """A C-contiguous copy of ``a`` whose data starts one byte past an aligned address."""
+    buffer = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.frombuffer(buffer.data, a.dtype, a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned and out.flags.c_contiguous
+    return out
+
+
+@pytest.mark.parametrize("layout", ["byteswapped", "unaligned"])
+def test_layers_on_byteswapped_and_unaligned_arrays_match_the_reference(layout):
+    rng = np.random.default_rng(23)
+    make = (lambda a: a.astype(a.dtype.newbyteorder())) if layout == "byteswapped" else unaligned
+    x, dout = make(rng.standard_normal((9, 6))), make(rng.standard_normal((9, 6)))
+    fast = layers.BatchNormalization(make(np.ones(6)), make(np.zeros(6)))
+    ref = reference.BatchNormalization(make(np.ones(6)), make(np.zeros(6)))
+    assert_bn_step_matches(fast, ref, x, dout)
+    assert_bn_step_matches(fast, ref, x, dout, train_flg=False)
+    results = []
+    for layer in (reference.Dropout(0.3), layers.Dropout(0.3)):
+        np.random.seed(24)
+        results.append((layer.forward(x), layer.mask, layer.backward(dout)))
+    assert all(same(a, b) for a, b in zip(*results))
+    out = layers.Dropout(0.3, rng=np.random.default_rng(0)).forward(x)
+    assert np.array_equal(out[out != 0], x[out != 0])
+    relu_f, relu_r = layers.Relu(), reference.Relu()
+    assert same(relu_f.forward(x), relu_r.forward(x))
+    assert same(relu_f.backward(dout.copy()), relu_r.backward(dout.copy()))
+
+
 def test_batchnorm_single_feature_and_numpy_scalars_take_the_reference_path():
     rng = np.random.default_rng(4)
     fast, ref = bn_pair(1, np.float64, rng)  # NumPy sums one column pairwise

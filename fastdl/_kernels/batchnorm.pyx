@@ -233,12 +233,13 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
 
 
 cdef bint fits(object a, int typenum, int ndim, Py_ssize_t n0, Py_ssize_t n1):
-    """A plain C-contiguous ndarray of this dtype and shape (n1 only for 2-D)."""
+    """A plain, aligned, native-byte-order C-contiguous ndarray of this dtype and shape (n1 only for 2-D)."""
     if not cnp.PyArray_CheckExact(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_NDIM(arr) == ndim
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_DIM(arr, 0) == n0
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+            and cnp.PyArray_ISNOTSWAPPED(arr) and cnp.PyArray_DIM(arr, 0) == n0
             and (ndim == 1 or cnp.PyArray_DIM(arr, 1) == n1))
 
 

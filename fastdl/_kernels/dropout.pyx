@@ -174,8 +174,9 @@ cdef void apply_mask(const floating* dout,                 # IN  (n,)
 
 cdef int check_float(cnp.ndarray a, str name) except -1:
     cdef int t = cnp.PyArray_TYPE(a)
-    if (t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        raise ValueError(f"dropout kernel: {name} must be a C-contiguous float32 or float64 array")
+    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+        raise ValueError(f"dropout kernel: {name} must be an aligned, native, C-contiguous float32 or float64 array")
     return 0
 
 
