@@ -244,7 +244,7 @@ def test_spatial_batchnorm_normalises_each_channel():
 @given(shape=st.one_of(st.tuples(st.integers(0, 30), st.integers(1, 30)),
                        st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5))),
        dtype=st.sampled_from(FLOATS),
-       ratio=st.sampled_from([0.5, 0.2, 0.0, 1.0, 0.999, np.float32(0.3)]),
+       ratio=st.sampled_from([0.5, 0.2, 0.0, 1.0, 0.999, np.float32(0.3), -0.5, 1.5, float("nan")]),
        seed=st.integers(0, 2**32 - 1))
 def test_dropout_draws_the_reference_stream(shape, dtype, ratio, seed):
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
