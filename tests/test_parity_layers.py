@@ -442,3 +442,16 @@ def test_without_compiled_kernels_the_layers_are_the_reference(monkeypatch):
     assert same(layers.Relu().forward(x), reference.Relu().forward(x))
     with pytest.raises(RuntimeError, match="compiled kernels"):
         layers.Dropout(0.3, rng=np.random.default_rng(0)).forward(x)
+
+
+def test_dropout_follows_a_replaced_global_bit_generator():
+    original = np.random.get_bit_generator()
+    x = np.random.default_rng(25).standard_normal((40, 30))
+    try:
+        results = []
+        for layer in (reference.Dropout(0.4), layers.Dropout(0.4)):
+            np.random.set_bit_generator(np.random.PCG64(26))
+            results.append((layer.forward(x), layer.mask, np.random.random()))
+        assert all(same(a, b) for a, b in zip(*results))
+    finally:
+        np.random.set_bit_generator(original)
