@@ -11,6 +11,11 @@ Groups: ``batchnorm fwd+bwd NxD dtype`` (reference, fastdl, torch's
 ``numpy.random.Generator``), and ``train step`` (``gradient`` + ``update``
 of the book's ``MultiLayerNetExtend(784, [100]*5, 10, use_batchnorm=True,
 use_dropout=True)`` at batch 100, reference vs fastdl, SGD and Adam).
+
+``python bench/bench_layers.py`` instead alternates reference and fastdl
+rounds of the training step and of BN at 100x100 and prints the median of
+the paired ratios, which a load that drifts during the run (a shared
+machine) does not bias.
 """
 import numpy as np
 import pytest
