@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -72,7 +73,8 @@ class BuildExt(build_ext):
 
 
 extensions = [
-    Extension(path[:-len(".pyx")].replace(os.sep, "."), [path])
+    Extension(path[:-len(".pyx")].replace(os.sep, "."), [path],
+              include_dirs=[numpy.get_include()])
     for path in sorted(glob.glob(os.path.join("fastdl", "_kernels", "*.pyx")))
 ]
 

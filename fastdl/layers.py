@@ -1,6 +1,322 @@
-"""The chapter's layers, drop-in for the book's ``common.layers``."""
-from fastdl.reference.layers import (
-    Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
-)
+"""The chapter's layers, drop-in for the book's ``common.layers``.
+
+``BatchNormalization``, ``Dropout`` and ``Relu`` are the reference classes
+(same constructor, defaults and attributes) whose hot steps run compiled
+kernels wherever a kernel computes exactly what the reference would, and
+the reference's own NumPy code everywhere else; bad input gets a clear
+error, and a kernel only ever sees input it covers. ``Sigmoid``, ``Affine``
+and ``SoftmaxWithLoss`` are the reference's: in a profile of the book's
+training step (``MultiLayerNetExtend``, batch 100) ``Affine`` spends its
+time in BLAS matrix products, its bias add and ``sum(0)`` take about 2 %
+of the step, softmax runs once per step, and the network has no Sigmoid.
+"""
+import math
+import sys
+import weakref
+
+import numpy as np
+
+from fastdl import _backend
+from fastdl.reference import layers as reference
+from fastdl.reference.layers import Affine, Sigmoid, SoftmaxWithLoss
+
+_batchnorm = _backend.load("batchnorm")
+_dropout = _backend.load("dropout")
+_activations = _backend.load("activations")
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_REAL_KINDS = "biuf"
+
+
+def _is_python_number(x):
+    # NumPy 2 rounds a Python number to the array's dtype (NEP 50); a NumPy
+    # scalar may promote differently, so it takes the reference path.
+    return type(x) in (float, int)
+
+
+def _float_array(a):
+    """True for a plain, aligned, C-contiguous float32/float64 ndarray of native byte order."""
+    return (type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES  # dtype equality checks byte order
+            and a.flags.c_contiguous and a.flags.aligned)
+
+
+_inline_mt19937_checked = None
+
+
+def _inline_mt19937():
+    """Whether the dropout kernel may run NumPy's MT19937 inline (checked once)."""
+    global _inline_mt19937_checked
+    if _inline_mt19937_checked is None:
+        _inline_mt19937_checked = _dropout.mt19937_layout_matches()
+    return _inline_mt19937_checked
+
+
+class Relu(reference.Relu):
+    """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``).
+
+    Forward makes ``mask`` and the output in one call, without the
+    reference's boolean-index scatter; backward zeroes ``dout[mask]`` in
+    place, as the book does. Exactly the reference's results (the kernel
+    only compares and copies).
+    """
+
+    def forward(self, x):
+        if _activations is None or not _float_array(x):
+            return super().forward(x)
+        out, self.mask = _activations.relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        mask = self.mask
+        if (_activations is None or not _float_array(dout) or not dout.flags.writeable
+                or type(mask) is not np.ndarray or mask.dtype != np.bool_
+                or mask.shape != dout.shape or not mask.flags.c_contiguous):
+            return super().backward(dout)
+        _activations.relu_backward(dout, mask)
+        return dout
+
+
+class Dropout(reference.Dropout):
+    """Dropout with the book's (non-inverted) scaling.
+
+    Training keeps each element where a uniform draw exceeds
+    ``dropout_ratio`` and returns ``x * mask``; test mode returns
+    ``x * (1 - dropout_ratio)``. ``mask`` is a bool array, so
+    ``dout * mask`` works as in the book.
+
+    Parameters
+    ----------
+    dropout_ratio : float, default 0.5
+        Probability of dropping an element.
+    rng : numpy.random.Generator, optional
+        Without it (the default) the mask is drawn from NumPy's global
+        stream exactly as ``np.random.rand(*x.shape) > dropout_ratio``
+        draws it: after ``np.random.seed(s)`` masks, outputs and the
+        stream's state afterwards equal the reference's. With a Generator
+        each call takes one 64-bit draw from it and expands it with
+        SplitMix64 into 32 random bits per element: faster, reproducible
+        for a given seed, but **not** the reference's stream.
+    """
+
+    def __init__(self, dropout_ratio=0.5, *, rng=None):
+        super().__init__(dropout_ratio)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+        self.rng = rng
+
+    def forward(self, x, train_flg=True):
+        if not train_flg:
+            return super().forward(x, train_flg)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Dropout.forward expects a NumPy array, not {type(x).__name__}")
+        ratio = self.dropout_ratio
+        if not isinstance(ratio, (int, float, np.integer, np.floating)) or isinstance(ratio, bool):
+            raise TypeError(f"dropout_ratio must be a real number, not {type(ratio).__name__}")
+        native = x.dtype.newbyteorder("=")
+        kernel = (_dropout is not None and type(x) is np.ndarray and native in _FLOAT_DTYPES
+                  and x.ndim > 0)  # np.random.rand() of no shape returns a float, not an array
+        if kernel:
+            # An elementwise product pairs x[i] with the i-th draw in C order
+            # whatever the layout, so a C-ordered, aligned, native copy
+            # changes nothing (NumPy's own output is native too).
+            x = np.require(x, native, "CA")
+        if self.rng is None:
+            if not kernel:
+                return super().forward(x, train_flg)
+            bit_generator = np.random.mtrand._rand._bit_generator
+            out, self.mask = _dropout.forward_stream_kernel(
+                x, float(ratio), bit_generator,
+                type(bit_generator) is np.random.MT19937 and _inline_mt19937())
+            return out
+        if _dropout is None:
+            raise RuntimeError("Dropout with rng= needs fastdl's compiled kernels, which did not import: "
+                               f"{_backend.missing.get('dropout')}")
+        if not kernel:
+            raise TypeError(f"Dropout with rng= supports float32 and float64 arrays, not {x.dtype} of {x.ndim} dimensions")
+        out, self.mask = _dropout.forward_fast_kernel(x, float(ratio), self.rng.bit_generator)
+        return out
+
+    def backward(self, dout):
+        mask = self.mask
+        if mask is None:
+            raise RuntimeError("Dropout.backward called before a training forward pass")
+        if np.shape(dout) != np.shape(mask):
+            raise ValueError(f"dout has shape {np.shape(dout)} but the forward pass had {np.shape(mask)}")
+        if (_dropout is None or not _float_array(dout) or type(mask) is not np.ndarray
+                or mask.dtype != np.bool_ or not mask.flags.c_contiguous):
+            return super().backward(dout)
+        return _dropout.backward_kernel(dout, mask)
+
+
+class BatchNormalization(reference.BatchNormalization):
+    """Batch normalisation with the book's formulas and attributes.
+
+    Parameters
+    ----------
+    gamma, beta : ndarray of shape (D,)
+        Scale and shift, held by reference (the network's ``params``).
+    momentum : float, default 0.9
+        Weight of the old running statistics.
+    running_mean, running_var : ndarray of shape (D,), optional
+        Start as float64 zeros on the first ``forward``.
+    spatial : bool, default False
+        Opt-in per-channel normalisation of 4-D ``(N, C, H, W)`` input:
+        statistics over ``N, H, W`` for each channel, ``gamma``/``beta``
+        and the running statistics of length ``C``. It is the book's
+        formulas applied to the ``(N*H*W, C)`` matrix of the input's
+        channels-last layout, so ``batch_size``, ``xc``, ``xn`` are those
+        of that matrix. The default is the book's per-feature normalisation
+        (a non-2-D input is flattened to ``(N, C*H*W)``).
+
+    Notes
+    -----
+    Float32/float64 input of at least two features, with ``gamma``,
+    ``beta`` of the same dtype and float64 running statistics, runs
+    compiled kernels (training and test mode) whose results equal the
+    reference's bit for bit: they perform NumPy's operations in NumPy's
+    order (column sums row by row, ``mean`` as the sum divided by N, Python
+    floats rounded to the array's dtype, true divisions). Anything else
+    (mixed dtypes, which NumPy promotes; integer input; a single feature,
+    which NumPy sums pairwise; a NumPy scalar ``momentum``;
+    non-C-contiguous 2-D input) runs the reference's code, so results
+    never differ. Input of fewer than two dimensions is rejected (the
+    reference would treat a 1-D array as N samples of one feature).
+
+    With batch size 1 or a constant feature, ``var`` is 0, ``std`` is
+    ``sqrt(1e-6)`` (0.001), ``xn`` is 0 and the output is ``beta``; the
+    gradient is finite: 0 for a batch of one, about
+    ``gamma * (dout - dout.mean(0)) / 0.001`` for a constant feature. NaN
+    in the input propagates as in the reference.
+
+    The layer writes new results into its previous ``xc``, ``xn``, output
+    and gradient arrays when nothing else references them (not even a
+    weak reference), which saves the page faults of fresh large arrays;
+    an array anyone still holds is never overwritten.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
+                 *, spatial=False):
+        super().__init__(gamma, beta, momentum, running_mean, running_var)
+        self.spatial = spatial
+        self._out = None  # the last kernel outputs, to reuse once nothing else holds them
+        self._dx = None
+
+    def _spares(self, *names):
+        """This layer's arrays that nothing else references (not even a weak reference).
+
+        Overwriting them cannot be observed, and it spares the kernels a
+        fresh allocation, whose first touch costs a page fault per page.
+        """
+        spare = []
+        for name in names:
+            a = getattr(self, name)
+            # References: the attribute, `a` and getrefcount's argument.
+            if type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
+                spare.append(a)
+        return tuple(spare)
+
+    def forward(self, x, train_flg=True):
+        if type(x) is np.ndarray and x.ndim == 2 and not self.spatial and _batchnorm is not None:
+            out = self._forward_kernel(x, train_flg)
+            if out is not None:
+                self.input_shape = x.shape
+                return out
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"BatchNormalization.forward expects a NumPy array, not {type(x).__name__}")
+        if x.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"BatchNormalization needs real numbers, not {x.dtype}")
+        if self.spatial:
+            if x.ndim != 4:
+                raise ValueError(f"spatial BatchNormalization expects (N, C, H, W) input, not {x.ndim}-D")
+            self.input_shape = x.shape
+            N, C, H, W = x.shape
+            self._check_parameters(C)
+            out = self._forward(np.ascontiguousarray(x.transpose(0, 2, 3, 1).reshape(N * H * W, C)), train_flg)
+            return np.ascontiguousarray(out.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        if x.ndim < 2:
+            raise ValueError(f"BatchNormalization expects (N, D) or (N, C, H, W) input, not {x.ndim}-D")
+        self._check_parameters(math.prod(x.shape[1:]))
+        return super().forward(x, train_flg)
+
+    def _check_parameters(self, D):
+        for name in ("gamma", "beta"):
+            value = getattr(self, name)
+            if isinstance(value, (int, float, np.integer, np.floating)):
+                continue  # a real scalar broadcasts, as in the reference
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in _REAL_KINDS:
+                raise TypeError(f"{name} must be a real NumPy array, not {type(value).__name__}")
+            if value.shape != (D,):
+                raise ValueError(f"{name} has shape {value.shape} but the input has {D} features")
+        for name in ("running_mean", "running_var"):
+            value = getattr(self, name)
+            if value is not None and np.shape(value) != (D,):
+                raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
+
+    def _forward_kernel(self, x, train_flg):
+        """The kernel's result for a 2-D ``x``, or None where the reference must run."""
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if not train_flg:
+            return _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
+                                                  self.running_mean, self.running_var)
+        if not _is_python_number(self.momentum):
+            return None
+        result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
+                                                 self.running_var, self.momentum, 1 - self.momentum,
+                                                 self._spares("xc", "xn", "_out"))
+        if result is None:
+            return None
+        out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
+        self.batch_size = x.shape[0]
+        self._out = out
+        return out
+
+    def _forward(self, x, train_flg):
+        out = None
+        if _batchnorm is not None:
+            out = self._forward_kernel(x, train_flg)
+        return super()._forward(x, train_flg) if out is None else out
+
+    def backward(self, dout):
+        if (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial and _batchnorm is not None
+                and dout.shape == self.input_shape and dout.shape[0] == self.batch_size):
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
+                                                self._spares("_dx"))
+            if result is not None:
+                dx, self.dgamma, self.dbeta = result
+                self._dx = dx
+                return dx
+        if self.xc is None:
+            raise RuntimeError("BatchNormalization.backward called before a training forward pass")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"BatchNormalization.backward expects a NumPy array, not {type(dout).__name__}")
+        if dout.shape != self.input_shape:
+            raise ValueError(f"dout has shape {dout.shape} but the last forward pass had {self.input_shape}")
+        if self.spatial:
+            N, C, H, W = dout.shape
+            dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C))
+            self._check_backward_shape(dout)
+            dx = self._backward(dout)
+            return np.ascontiguousarray(dx.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        self._check_backward_shape(dout.reshape(dout.shape[0], -1))
+        return super().backward(dout)
+
+    def _check_backward_shape(self, dout2d):
+        if dout2d.shape != np.shape(self.xc):
+            raise ValueError(f"dout flattens to {dout2d.shape} but the last training forward pass "
+                             f"kept xc of shape {np.shape(self.xc)}")
+
+    def _backward(self, dout):
+        result = None
+        if _batchnorm is not None and dout.shape[0] == self.batch_size:
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
+                                                self._spares("_dx"))
+        if result is None:
+            return super()._backward(dout)
+        dx, self.dgamma, self.dbeta = result
+        self._dx = dx
+        return dx
+
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization"]

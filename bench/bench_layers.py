@@ -1,0 +1,177 @@
+"""Layer benchmarks: the reference, fastdl and (BN only, if installed) torch in one group.
+
+Run, one thread everywhere::
+
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD \\
+        python -m pytest bench/bench_layers.py --benchmark-columns=median,iqr,rounds
+
+Groups: ``batchnorm fwd+bwd NxD dtype`` (reference, fastdl, torch's
+``batch_norm`` with an autograd backward), ``dropout fwd+bwd NxD dtype``
+(reference, fastdl drawing the reference's stream, fastdl with a
+``numpy.random.Generator``), and ``train step`` (``gradient`` + ``update``
+of the book's ``MultiLayerNetExtend(784, [100]*5, 10, use_batchnorm=True,
+use_dropout=True)`` at batch 100, reference vs fastdl, SGD and Adam).
+
+``python bench/bench_layers.py`` instead alternates reference and fastdl
+rounds of the training step and of BN at 100x100 and prints the median of
+the paired ratios, which a load that drifts during the run (a shared
+machine) does not bias.
+"""
+import numpy as np
+import pytest
+
+from fastdl import layers, nets, optim, reference
+from fastdl.reference import nets as reference_nets
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+SHAPES = [(100, 100), (256, 1024), (1024, 4096)]
+# (rounds, iterations) per shape: enough rounds for a median.
+ROUNDS = {(100, 100): (200, 10), (256, 1024): (30, 1), (1024, 4096): (7, 1)}
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(benchmark, step, shape):
+    rounds, iterations = ROUNDS.get(shape, (30, 1))
+    benchmark.pedantic(step, rounds=rounds, iterations=iterations, warmup_rounds=1)
+
+
+def data(shape, dtype):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal(shape).astype(dtype) * 2 + 1,
+            rng.standard_normal(shape).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("impl", ["reference", "fastdl", "torch"])
+def test_batchnorm(benchmark, impl, shape, dtype):
+    benchmark.group = f"batchnorm fwd+bwd {shape[0]}x{shape[1]} {dtype}"
+    x, dout = data(shape, dtype)
+    D = shape[1]
+    if impl == "torch":
+        if torch is None:
+            pytest.skip("torch is not installed")
+        xt = torch.from_numpy(x).requires_grad_()
+        weight = torch.ones(D, dtype=xt.dtype, requires_grad=True)
+        bias = torch.zeros(D, dtype=xt.dtype, requires_grad=True)
+        running_mean, running_var = torch.zeros(D, dtype=xt.dtype), torch.ones(D, dtype=xt.dtype)
+        dout_t = torch.from_numpy(dout)
+
+        def step():
+            out = torch.nn.functional.batch_norm(xt, running_mean, running_var, weight, bias,
+                                                 training=True, momentum=0.1, eps=1e-6)
+            torch.autograd.grad(out, (xt, weight, bias), dout_t)
+    else:
+        cls = layers.BatchNormalization if impl == "fastdl" else reference.BatchNormalization
+        layer = cls(np.ones(D, dtype), np.zeros(D, dtype))
+
+        def step():
+            layer.forward(x)
+            layer.backward(dout)
+    run(benchmark, step, shape)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("impl", ["reference", "fastdl", "fastdl-rng"])
+def test_dropout(benchmark, impl, shape, dtype):
+    benchmark.group = f"dropout fwd+bwd {shape[0]}x{shape[1]} {dtype}"
+    x, dout = data(shape, dtype)
+    if impl == "reference":
+        layer = reference.Dropout(0.5)
+    elif impl == "fastdl":
+        layer = layers.Dropout(0.5)
+    else:
+        layer = layers.Dropout(0.5, rng=np.random.default_rng(0))
+
+    def step():
+        layer.forward(x)
+        layer.backward(dout)
+    run(benchmark, step, shape)
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+@pytest.mark.parametrize("impl", ["reference", "fastdl"])
+def test_train_step(benchmark, impl, optimizer):
+    benchmark.group = f"train step MultiLayerNetExtend [100]*5 BN+dropout batch 100 {optimizer}"
+    np.random.seed(0)
+    module = nets if impl == "fastdl" else reference_nets
+    net = module.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
+    opt = getattr(optim if impl == "fastdl" else reference, optimizer)()
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 784)).astype(np.float32)  # MNIST-like: normalised float32 pixels
+    t = rng.integers(0, 10, 100)
+
+    def step():
+        opt.update(net.params, net.gradient(x, t))
+    benchmark.pedantic(step, rounds=100, iterations=1, warmup_rounds=2)
+
+
+def interleaved(name, reference_step, fastdl_step, inner, rounds):
+    """Alternate the two steps and print the median of the per-round ratios.
+
+    On a machine shared with other work the load drifts during a
+    pytest-benchmark run, which times one implementation after the other;
+    pairing each reference round with the fastdl round next to it cancels
+    most of that drift.
+    """
+    import statistics
+    import time
+
+    reference_step()
+    fastdl_step()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            reference_step()
+        t1 = time.perf_counter()
+        for _ in range(inner):
+            fastdl_step()
+        t2 = time.perf_counter()
+        times.append(((t1 - t0) / inner, (t2 - t1) / inner))
+    ratio = statistics.median(r / f for r, f in times)
+    print(f"{name}: reference {statistics.median(r for r, _ in times) * 1e3:.3f} ms, "
+          f"fastdl {statistics.median(f for _, f in times) * 1e3:.3f} ms, "
+          f"median paired speed-up {ratio:.2f}x")
+
+
+def _train_step(module, optimizers, name):
+    np.random.seed(0)
+    net = module.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
+    opt = getattr(optimizers, name)()
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 784)).astype(np.float32)
+    t = rng.integers(0, 10, 100)
+    return lambda: opt.update(net.params, net.gradient(x, t))
+
+
+def _batchnorm_step(cls, shape, dtype):
+    x, dout = data(shape, dtype)
+    layer = cls(np.ones(shape[1], dtype), np.zeros(shape[1], dtype))
+    return lambda: (layer.forward(x), layer.backward(dout))
+
+
+if __name__ == "__main__":
+    # OPENBLAS_NUM_THREADS=1 PYTHONPATH=$PWD python bench/bench_layers.py
+    for name in ("SGD", "Adam"):
+        interleaved(f"train step {name}", _train_step(reference_nets, reference, name),
+                    _train_step(nets, optim, name), inner=5, rounds=120)
+    for dtype in ("float64", "float32"):
+        interleaved(f"batchnorm fwd+bwd 100x100 {dtype}",
+                    _batchnorm_step(reference.BatchNormalization, (100, 100), dtype),
+                    _batchnorm_step(layers.BatchNormalization, (100, 100), dtype), inner=50, rounds=60)
