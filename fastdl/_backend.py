@@ -23,3 +23,25 @@ def load(name):
             ) from exc
         missing[name] = exc
         return None
+
+
+def _cpu_has_avx2():
+    cpu = load("cpu")
+    return cpu is not None and cpu.has_avx2()
+
+
+def builds(name):
+    """Names of the builds of kernel module ``name`` this machine can run, fastest last."""
+    return [name, name + "_avx2"] if _cpu_has_avx2() else [name]
+
+
+def load_fastest(name):
+    """The fastest build of ``fastdl._kernels.<name>`` this CPU runs, or ``None``.
+
+    ``<name>_avx2`` is the same source compiled for AVX2 (same results);
+    it is used where the CPU has AVX2, the baseline build elsewhere.
+    """
+    module = load(name)
+    if module is None:
+        return None
+    return load(builds(name)[-1]) or module

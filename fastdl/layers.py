@@ -20,11 +20,15 @@ from fastdl import _backend
 from fastdl.reference import layers as reference
 from fastdl.reference.layers import Affine, Sigmoid, SoftmaxWithLoss
 
-_batchnorm = _backend.load("batchnorm")
+_batchnorm = _backend.load_fastest("batchnorm")
 _dropout = _backend.load("dropout")
 _activations = _backend.load("activations")
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# From CPython 3.14 the interpreter may leave stack references uncounted, so
+# sys.getrefcount can undercount and an array someone holds could look
+# unshared: BatchNormalization reuses its arrays only where counts are exact.
+_EXACT_REFCOUNTS = sys.version_info < (3, 14)
 _REAL_KINDS = "biuf"
 
 
@@ -208,6 +212,8 @@ class BatchNormalization(reference.BatchNormalization):
         fresh allocation, whose first touch costs a page fault per page.
         """
         spare = []
+        if not _EXACT_REFCOUNTS:
+            return ()
         for name in names:
             a = getattr(self, name)
             # References: the attribute, `a` and getrefcount's argument.

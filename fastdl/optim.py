@@ -33,10 +33,7 @@ import numpy as np
 from fastdl import _backend
 from fastdl.reference import optim as reference
 
-_kernels = _backend.load("optim")
-if _kernels is not None and _kernels.cpu_has_avx2():
-    # the same kernels built for AVX2: same results, wider vectors
-    _kernels = _backend.load("optim_avx2") or _kernels
+_kernels = _backend.load_fastest("optim")
 
 
 def _kernel_dtypes(*values):

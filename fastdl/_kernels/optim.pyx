@@ -44,19 +44,6 @@ cdef extern from *:
     """
     int fastdl_max_threads() noexcept nogil
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    static int fastdl_cpu_has_avx2(void) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2");
-    }
-    #else
-    static int fastdl_cpu_has_avx2(void) { return 0; }
-    #endif
-    """
-    int fastdl_cpu_has_avx2() noexcept nogil
-
 # Below this many elements arrays are not split across threads. On a quiet
 # 2-core machine a second thread already paid at 4,096 elements (Adam
 # float64: 1.4x; 1.8x from 16,384), but where other processes keep the
@@ -399,11 +386,6 @@ cdef drive(Rule rule, list keys, object params, object grads, tuple states,
         for i in range(pending):
             release(&tasks[i])
         free(tasks)
-
-
-def cpu_has_avx2():
-    """True if this CPU (and its OS) can run the AVX2 build, ``optim_avx2``."""
-    return bool(fastdl_cpu_has_avx2())
 
 
 def _set_thread_threshold(Py_ssize_t n):
