@@ -243,7 +243,7 @@ def _check_sha256(path, expected):
         raise DatasetError(f"{path}: SHA-256 {digest} does not match the expected {expected}")
 
 
-def download_mnist(directory=None, mirrors=MIRRORS, timeout=10.0):
+def download_mnist(directory=None, mirrors=None, timeout=10.0):
     """Download the four standard MNIST files and check their SHA-256.
 
     Parameters
@@ -251,8 +251,8 @@ def download_mnist(directory=None, mirrors=MIRRORS, timeout=10.0):
     directory : str or os.PathLike, optional
         Where to put them; the user cache directory by default. Files already
         there with the right checksum are kept.
-    mirrors : sequence of str
-        Base URLs tried in order for each file.
+    mirrors : sequence of str, optional
+        Base URLs tried in order for each file; ``MIRRORS`` by default.
     timeout : float
         Seconds to wait for a connection or a read before giving up.
 
@@ -264,6 +264,7 @@ def download_mnist(directory=None, mirrors=MIRRORS, timeout=10.0):
         If a downloaded file's SHA-256 is not the published one.
     """
     directory = Path(directory) if directory is not None else cache_dir()
+    mirrors = MIRRORS if mirrors is None else mirrors
     directory.mkdir(parents=True, exist_ok=True)
     for name, expected in SHA256.items():
         target = directory / name
