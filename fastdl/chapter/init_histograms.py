@@ -42,7 +42,8 @@ def run(backend, data, settings, out_dir, seed=0):
                 w = np.random.randn(node_num, node_num) * std(node_num)
                 z = function(z @ w)
                 ax = axes[row, layer]
-                ax.hist(z.flatten(), settings["bins"], range=value_range)
+                counts, edges = np.histogram(z, settings["bins"], range=value_range)
+                ax.stairs(counts, edges, fill=True)
                 ax.set_title(f"{label}: layer {layer + 1}", fontsize=9)
                 if layer:
                     ax.set_yticks([])

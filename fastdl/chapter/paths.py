@@ -37,7 +37,7 @@ def run(backend, data, settings, out_dir, seed=0):
         paths[name] = path
 
     figure, axes = new_figure(2, 2, size=(9, 6))
-    grid_x, grid_y = np.meshgrid(np.arange(-10, 10, 0.01), np.arange(-5, 5, 0.01))
+    grid_x, grid_y = np.meshgrid(np.arange(-10, 10, 0.05), np.arange(-5, 5, 0.05))
     levels = f(grid_x, grid_y)
     levels[levels > 7] = 0
     for ax, (name, path) in zip(axes.flat, paths.items()):
