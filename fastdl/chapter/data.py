@@ -30,14 +30,8 @@ def load_chapter_data(data="embedded", verbose=True):
         Print the source used.
     """
     if data in ("embedded", "mnist"):
-        (x_train, t_train), (x_test, t_test), source = _unpack(
-            load_mnist_with_source(source=data, verbose=verbose))
+        loaded = load_mnist_with_source(source=data, verbose=verbose)
     else:
-        (x_train, t_train), (x_test, t_test), source = _unpack(
-            load_mnist_with_source(source="dir", data_dir=Path(data), verbose=verbose))
+        loaded = load_mnist_with_source(source="dir", data_dir=Path(data), verbose=verbose)
+    ((x_train, t_train), (x_test, t_test)), source = loaded
     return ChapterData(x_train, t_train, x_test, t_test, source)
-
-
-def _unpack(loaded):
-    (train, test), source = loaded
-    return train, test, source
