@@ -37,6 +37,8 @@ def write_report(records, out_dir, command, data_source):
         shown = per_backend.get("fastdl") or next(iter(per_backend.values()))
         lines += ["", f"## {shown['title']}", "", f"`fastdl {name}`; settings: `{_settings(shown['settings'])}`", ""]
         lines += [f"![{figure}]({figure})" for figure in shown["figures"]]
+        if "note" in shown:
+            lines += ["", shown["note"]]
         lines += [""] + _summary_table(per_backend, backends)
     path = Path(out_dir) / "report.md"
     path.write_text("\n".join(lines) + "\n")
