@@ -1,0 +1,41 @@
+"""The two implementations an experiment can run on, behind one namespace."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The classes an experiment needs, from one implementation.
+
+    Attributes
+    ----------
+    name : str
+        ``"fastdl"`` or ``"reference"``.
+    MultiLayerNet, MultiLayerNetExtend, Trainer : type
+        The chapter's networks and training loop.
+    optimizers : dict
+        Optimizer classes by the book's names (``"SGD"``, ``"Momentum"``, ...).
+    """
+
+    name: str
+    MultiLayerNet: type
+    MultiLayerNetExtend: type
+    Trainer: type
+    optimizers: dict
+
+
+def get_backend(name):
+    """The :class:`Backend` called ``name`` (``"fastdl"`` or ``"reference"``)."""
+    if name == "fastdl":
+        from fastdl import nets, optim, trainer
+        return Backend("fastdl", nets.MultiLayerNet, nets.MultiLayerNetExtend, trainer.Trainer,
+                       _optimizers(optim))
+    if name == "reference":
+        from fastdl import reference
+        return Backend("reference", reference.MultiLayerNet, reference.MultiLayerNetExtend,
+                       reference.Trainer, _optimizers(reference))
+    raise ValueError(f"unknown backend {name!r}; choose fastdl or reference")
+
+
+def _optimizers(module):
+    names = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+    return {name: getattr(module, name) for name in names}

@@ -1,0 +1,40 @@
+"""Figure helpers shared by the experiments (matplotlib without pyplot, so Agg)."""
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+MARKERS = ("o", "x", "s", "D", "^", "v")
+
+
+def new_figure(rows=1, cols=1, size=(6.4, 4.8), squeeze=True):
+    """A figure and its axes (as ``Figure.subplots`` returns them)."""
+    figure = Figure(figsize=size, layout="constrained")
+    axes = figure.subplots(rows, cols, squeeze=squeeze)
+    return figure, axes
+
+
+def save_figure(figure, out_dir, name):
+    """Save ``figure`` as ``out_dir/name`` (PNG) and return the file name."""
+    figure.savefig(Path(out_dir) / name, dpi=90)
+    return name
+
+
+def smooth_curve(values, window_len=11):
+    """Smooth a loss curve as the book's figures do (normalised Kaiser window, beta 2)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window_len:
+        return values
+    padded = np.r_[values[window_len - 1:0:-1], values, values[-1:-window_len:-1]]
+    window = np.kaiser(window_len, 2)
+    smoothed = np.convolve(window / window.sum(), padded, mode="valid")
+    half = window_len // 2
+    return smoothed[half:len(smoothed) - half]
+
+
+def plot_train_test(ax, train_acc, test_acc, title):
+    """The book's train/test accuracy plot: circles for train, squares for test."""
+    ax.plot(train_acc, marker="o", markevery=10, label="train")
+    ax.plot(test_acc, marker="s", markevery=10, label="test")
+    ax.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1), title=title)
+    ax.legend(loc="lower right")
