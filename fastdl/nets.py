@@ -1,9 +1,12 @@
 """The reference networks wired to fastdl's layers."""
 from fastdl import layers
+from fastdl.reference import layers as reference_layers
 from fastdl.reference import nets as reference
 
 
-class _FastLayers:
+class _FastNet:
+    """fastdl's layers, and a backprop that skips work nobody reads."""
+
     Affine = layers.Affine
     Relu = layers.Relu
     Sigmoid = layers.Sigmoid
@@ -11,12 +14,24 @@ class _FastLayers:
     Dropout = layers.Dropout
     SoftmaxWithLoss = layers.SoftmaxWithLoss
 
+    def _backprop(self):
+        # The reference's backprop, except that the first Affine skips the
+        # gradient of the network's input, which nothing reads: a
+        # (batch, 784) matrix product, about a tenth of the book's step.
+        stack = list(self.layers.values())
+        if not isinstance(stack[0], reference_layers.Affine):
+            return super()._backprop()
+        dout = self.last_layer.backward(1)
+        for layer in reversed(stack[1:]):
+            dout = layer.backward(dout)
+        stack[0].backward_weights(dout)
 
-class MultiLayerNet(_FastLayers, reference.MultiLayerNet):
+
+class MultiLayerNet(_FastNet, reference.MultiLayerNet):
     __doc__ = reference.MultiLayerNet.__doc__
 
 
-class MultiLayerNetExtend(_FastLayers, reference.MultiLayerNetExtend):
+class MultiLayerNetExtend(_FastNet, reference.MultiLayerNetExtend):
     __doc__ = reference.MultiLayerNetExtend.__doc__
 
 

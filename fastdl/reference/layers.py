@@ -54,9 +54,13 @@ class Affine:
 
     def backward(self, dout):
         dx = np.dot(dout, self.W.T)
+        self.backward_weights(dout)
+        return dx.reshape(*self.original_x_shape)
+
+    def backward_weights(self, dout):
+        """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
         self.dW = np.dot(self.x.T, dout)
         self.db = np.sum(dout, axis=0)
-        return dx.reshape(*self.original_x_shape)
 
 
 class SoftmaxWithLoss:

@@ -57,11 +57,15 @@ class _FullyConnectedNet:
             t = np.argmax(t, axis=1)
         return np.sum(y == t) / float(x.shape[0])
 
-    def _backward(self):
-        """Backpropagate from the loss; return the grads of ``W{i}``, ``b{i}`` in order."""
+    def _backprop(self):
+        """Run every layer's ``backward``, from the loss down to the input."""
         dout = self.last_layer.backward(1)
         for layer in reversed(list(self.layers.values())):
             dout = layer.backward(dout)
+
+    def _backward(self):
+        """Backpropagate from the loss; return the grads of ``W{i}``, ``b{i}`` in order."""
+        self._backprop()
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
             affine = self.layers["Affine" + str(idx)]
