@@ -269,6 +269,20 @@ cdef cnp.ndarray empty(int ndim, Py_ssize_t n0, Py_ssize_t n1, int typenum):
     return cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
 
 
+cdef int forward_type(object x_, object gamma_, object beta_,
+                      object running_mean_, object running_var_):
+    """x's NumPy type number if the forward kernels apply to these arguments, else -1."""
+    cdef int t = float_type(x_)
+    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+        return -1
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
+    if (N < 1 or D < 2 or not fits(x_, t, 2, N, D) or not fits(gamma_, t, 1, D, 0)
+            or not fits(beta_, t, 1, D, 0) or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
+            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
+        return -1
+    return t
+
+
 def forward_train_kernel(object x_, object gamma_, object beta_,
                          object running_mean_, object running_var_,
                          double momentum, double one_minus_momentum, tuple spare=()):
@@ -283,14 +297,10 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
     else references: those that fit are overwritten instead of allocating
     (fresh large arrays cost a page fault per page on first touch).
     """
-    cdef int t = float_type(x_)
-    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
+    if t < 0:
         return None
     cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
-    if (N < 1 or D < 2 or not fits(x_, t, 2, N, D) or not fits(gamma_, t, 1, D, 0)
-            or not fits(beta_, t, 1, D, 0) or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
-            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
-        return None
     cdef cnp.ndarray x = <cnp.ndarray>x_
     cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
     cdef cnp.ndarray beta = <cnp.ndarray>beta_
@@ -334,14 +344,10 @@ def forward_test_kernel(object x_, object gamma_, object beta_,
 
     ``None`` where the kernel does not apply (as ``forward_train_kernel``).
     """
-    cdef int t = float_type(x_)
-    if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
+    if t < 0:
         return None
     cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
-    if (N < 1 or D < 2 or not fits(x_, t, 2, N, D) or not fits(gamma_, t, 1, D, 0)
-            or not fits(beta_, t, 1, D, 0) or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
-            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
-        return None
     cdef cnp.ndarray x = <cnp.ndarray>x_
     cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
     cdef cnp.ndarray beta = <cnp.ndarray>beta_
