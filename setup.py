@@ -68,7 +68,6 @@ class BuildExt(build_ext):
             avx2 = AVX2_ARGS if X86_64 and ext.name.endswith("_avx2") else []
             ext.extra_compile_args = COMPILE_ARGS + avx2 + compile_args
             ext.extra_link_args = link_args
-            ext.define_macros = [("FASTDL_OPENMP", int(use_openmp))]
         super().build_extensions()
 
 

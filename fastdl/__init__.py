@@ -36,18 +36,24 @@ def get_num_threads():
     """The number of threads the kernels use for large arrays (1 without OpenMP)."""
     return 1 if _threads is None else _threads.get_num_threads()
 
+
 __version__ = "0.1.0"
 
 
 def show_config():
-    """Print fastdl's version, NumPy's, and which compiled kernels are loaded."""
+    """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
     import numpy as np
+
+    from fastdl import layers, optim
     print(f"fastdl {__version__} (NumPy {np.__version__})")
-    if _backend.missing:
-        for name, exc in sorted(_backend.missing.items()):
-            print(f"  kernel {name}: MISSING ({exc}); using the NumPy reference")
-    else:
-        print("  compiled kernels: loaded")
+    for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
+                         ("dropout", layers._dropout), ("activations", layers._activations)]:
+        if module is None:
+            print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
+        else:
+            print(f"  kernel {name}: {module.__name__.rsplit('.', 1)[-1]}")
+    openmp = _threads is not None and _threads.OPENMP
+    print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
 
 
 __all__ = [
