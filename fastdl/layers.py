@@ -114,16 +114,22 @@ class Dropout(reference.Dropout):
         if not isinstance(x, np.ndarray):
             raise TypeError(f"Dropout.forward expects a NumPy array, not {type(x).__name__}")
         ratio = self.dropout_ratio
-        if not isinstance(ratio, (int, float, np.integer, np.floating)) or isinstance(ratio, bool):
+        if type(ratio) is not float and (not isinstance(ratio, (int, float, np.integer, np.floating))
+                                         or isinstance(ratio, bool)):
             raise TypeError(f"dropout_ratio must be a real number, not {type(ratio).__name__}")
-        native = x.dtype.newbyteorder("=")
-        kernel = (_dropout is not None and type(x) is np.ndarray and native in _FLOAT_DTYPES
-                  and x.ndim > 0)  # np.random.rand() of no shape returns a float, not an array
-        if kernel:
-            # An elementwise product pairs x[i] with the i-th draw in C order
-            # whatever the layout, so a C-ordered, aligned, native copy
-            # changes nothing (NumPy's own output is native too).
-            x = np.require(x, native, "CA")
+        # np.random.rand() of no shape returns a float, not an array: 0-d x
+        # takes the reference path.
+        if _float_array(x) and x.ndim > 0:  # the common case: nothing to convert
+            kernel = _dropout is not None
+        else:
+            native = x.dtype.newbyteorder("=")
+            kernel = (_dropout is not None and type(x) is np.ndarray and native in _FLOAT_DTYPES
+                      and x.ndim > 0)
+            if kernel:
+                # An elementwise product pairs x[i] with the i-th draw in C
+                # order whatever the layout, so a C-ordered, aligned, native
+                # copy changes nothing (NumPy's own output is native too).
+                x = np.require(x, native, "CA")
         if self.rng is None:
             if not kernel:
                 return super().forward(x, train_flg)
