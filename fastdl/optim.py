@@ -183,7 +183,26 @@ class SGD(_Options, reference.SGD):
                   params, grads, self.lr)
 
 
-class Momentum(_Options, reference.Momentum):
+class _Velocity(_Options):
+    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``."""
+
+    _hyper = ("lr", "momentum")
+    _state = ("v",)
+    _kernel = None  # name of the kernels' entry point
+
+    def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0, decoupled=False,
+                 maximize=False):
+        super().__init__(lr, momentum)
+        self._set_options(weight_decay, decoupled, maximize)
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = reference._zeros_like_params(params)
+        self._run(_kernels and getattr(_kernels, self._kernel), (self.lr, self.momentum),
+                  params, grads, self.v, self.lr, self.momentum)
+
+
+class Momentum(_Velocity, reference.Momentum):
     """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v``.
 
     Parameters
@@ -196,23 +215,10 @@ class Momentum(_Options, reference.Momentum):
         Options beyond the book, off by default; see ``fastdl.optim._Options``.
     """
 
-    _hyper = ("lr", "momentum")
-    _state = ("v",)
-
-    def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0, decoupled=False,
-                 maximize=False):
-        super().__init__(lr, momentum)
-        self._set_options(weight_decay, decoupled, maximize)
-
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = reference._zeros_like_params(params)
-        self._run(_kernels and _kernels.momentum_update,
-                  (self.lr, self.momentum),
-                  params, grads, self.v, self.lr, self.momentum)
+    _kernel = "momentum_update"
 
 
-class Nesterov(_Options, reference.Nesterov):
+class Nesterov(_Velocity, reference.Nesterov):
     """Nesterov's accelerated gradient, in the book's rearranged form.
 
     Parameters
@@ -225,20 +231,7 @@ class Nesterov(_Options, reference.Nesterov):
         Options beyond the book, off by default; see ``fastdl.optim._Options``.
     """
 
-    _hyper = ("lr", "momentum")
-    _state = ("v",)
-
-    def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0, decoupled=False,
-                 maximize=False):
-        super().__init__(lr, momentum)
-        self._set_options(weight_decay, decoupled, maximize)
-
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = reference._zeros_like_params(params)
-        self._run(_kernels and _kernels.nesterov_update,
-                  (self.lr, self.momentum),
-                  params, grads, self.v, self.lr, self.momentum)
+    _kernel = "nesterov_update"
 
 
 class AdaGrad(_Options, reference.AdaGrad):
