@@ -29,6 +29,9 @@ _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # sys.getrefcount can undercount and an array someone holds could look
 # unshared: BatchNormalization reuses its arrays only where counts are exact.
 _EXACT_REFCOUNTS = sys.version_info < (3, 14)
+# Below this size a fresh array comes from malloc's heap without page
+# faults, and looking for a reusable one costs more than it saves.
+_REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
 
 
@@ -272,11 +275,12 @@ class BatchNormalization(reference.BatchNormalization):
         if not train_flg:
             return _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
                                                   self.running_mean, self.running_var)
-        if not _is_python_number(self.momentum):
+        momentum = self.momentum
+        if not _is_python_number(momentum):
             return None
+        spare = self._spares("xc", "xn", "_out") if x.nbytes >= _REUSE_BYTES else ()
         result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
-                                                 self.running_var, self.momentum, 1 - self.momentum,
-                                                 self._spares("xc", "xn", "_out"))
+                                                 self.running_var, momentum, 1 - momentum, spare)
         if result is None:
             return None
         out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
@@ -293,8 +297,8 @@ class BatchNormalization(reference.BatchNormalization):
     def backward(self, dout):
         if (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial and _batchnorm is not None
                 and dout.shape == self.input_shape and dout.shape[0] == self.batch_size):
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
-                                                self._spares("_dx"))
+            spare = self._spares("_dx") if dout.nbytes >= _REUSE_BYTES else ()
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma, spare)
             if result is not None:
                 dx, self.dgamma, self.dbeta = result
                 self._dx = dx
@@ -322,8 +326,8 @@ class BatchNormalization(reference.BatchNormalization):
     def _backward(self, dout):
         result = None
         if _batchnorm is not None and dout.shape[0] == self.batch_size:
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
-                                                self._spares("_dx"))
+            spare = self._spares("_dx") if dout.nbytes >= _REUSE_BYTES else ()
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma, spare)
         if result is None:
             return super()._backward(dout)
         dx, self.dgamma, self.dbeta = result

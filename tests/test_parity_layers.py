@@ -429,7 +429,8 @@ def test_kernels_run_for_the_book_network(monkeypatch):
     assert spies["_activations"].calls.count("relu_backward") == 2
 
 
-def test_batchnorm_reuses_only_arrays_nobody_else_holds():
+def test_batchnorm_reuses_only_arrays_nobody_else_holds(monkeypatch):
+    monkeypatch.setattr(layers, "_REUSE_BYTES", 0)  # small arrays too
     rng = np.random.default_rng(20)
     layer = layers.BatchNormalization(np.ones(6), np.zeros(6))
     x, dout = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))

@@ -13,8 +13,9 @@
 # four rows per sweep over an accumulator (each row still added in turn),
 # which quarters the accumulator loads and stores that bound these loops;
 # the steps that need the same rows (centring and the sum of squares; the
-# three column sums of the backward pass; dxc and its sum) run on a block
-# of four rows at a time, so the second reads them from cache.
+# three column sums of the backward pass; dxc and its sum) share one sweep
+# over a block of four rows, each element loaded once. Recomputing dxc in
+# the last pass instead of storing it was slower at the book's size.
 # Walking a narrow block of columns down the rows instead (accumulators in
 # registers, or all passes over one cache-sized block) was slower at the
 # book's size and at 1024 x 4096: strided rows defeat the prefetcher, and
@@ -55,25 +56,35 @@ cdef inline void add_rows(floating* acc,                  # IN/OUT (D,)
             acc[j] = acc[j] + a[j]
 
 
-cdef inline void add_products(floating* acc,              # IN/OUT (D,)
-                              const floating* a,            # IN  (rows, D)
-                              const floating* b,            # IN  (rows, D)
-                              Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
-    # acc += a[r] * b[r] row after row; each product is rounded before it
-    # is added, as with a product array.
+cdef inline void center_rows(const floating* x,             # IN  (rows, D)
+                             floating* xc,                  # OUT (rows, D) x - mu
+                             const floating* mu,            # IN  (D,)
+                             floating* acc,                 # IN/OUT (D,) sum of xc ** 2
+                             Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # xc = x - mu and acc += xc * xc row after row, in one sweep over a block
     cdef Py_ssize_t j
+    cdef floating t0, t1, t2, t3
     if rows == 4:
         for j in range(D):
-            acc[j] = ((((acc[j] + a[j] * b[j]) + a[D + j] * b[D + j])
-                       + a[2 * D + j] * b[2 * D + j]) + a[3 * D + j] * b[3 * D + j])
+            t0 = x[j] - mu[j]
+            t1 = x[D + j] - mu[j]
+            t2 = x[2 * D + j] - mu[j]
+            t3 = x[3 * D + j] - mu[j]
+            xc[j] = t0
+            xc[D + j] = t1
+            xc[2 * D + j] = t2
+            xc[3 * D + j] = t3
+            acc[j] = (((acc[j] + t0 * t0) + t1 * t1) + t2 * t2) + t3 * t3
     else:
         for j in range(D):
-            acc[j] = acc[j] + a[j] * b[j]
+            t0 = x[j] - mu[j]
+            xc[j] = t0
+            acc[j] = acc[j] + t0 * t0
 
 
 cdef inline Py_ssize_t block_rows(Py_ssize_t i, Py_ssize_t N) noexcept nogil:
-    # Rows are taken four at a time while they fit: the accumulations and
-    # elementwise steps on a block reuse its rows from cache.
+    # Rows are taken four at a time while they fit: each sweep over the
+    # column accumulators then adds four rows, read once.
     return 4 if i + 4 <= N else 1
 
 
@@ -87,11 +98,11 @@ cdef void forward_train(const floating* x,                  # IN  (N, D)
                         floating* var,                      # OUT (D,) np.mean(xc ** 2, axis=0)
                         floating* std,                      # OUT (D,) np.sqrt(var + 10e-7)
                         Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    cdef Py_ssize_t i, j, r, rows
-    cdef const floating* xi
-    cdef floating* xci
+    cdef Py_ssize_t i, j, rows
+    cdef const floating* xci
     cdef floating* xni
     cdef floating* outi
+    cdef floating t
     cdef floating eps = <floating>10e-7
     for j in range(D):
         mu[j] = 0
@@ -106,12 +117,8 @@ cdef void forward_train(const floating* x,                  # IN  (N, D)
     i = 0
     while i < N:
         rows = block_rows(i, N)
-        for r in range(i, i + rows):
-            xi = x + r * D
-            xci = xc + r * D
-            for j in range(D):
-                xci[j] = xi[j] - mu[j]                   # xc = x - mu
-        add_products(var, xc + i * D, xc + i * D, rows, D)  # np.mean(xc ** 2, axis=0): the sum ...
+        # xc = x - mu; np.mean(xc ** 2, axis=0): the sum ...
+        center_rows(x + i * D, xc + i * D, mu, var, rows, D)
         i += rows
     for j in range(D):
         var[j] = <floating>(<double>var[j] / <double>N)  # ... divided by an intp
@@ -121,9 +128,9 @@ cdef void forward_train(const floating* x,                  # IN  (N, D)
         xni = xn + i * D
         outi = out + i * D
         for j in range(D):
-            xni[j] = xci[j] / std[j]                     # xn = xc / std
-        for j in range(D):
-            outi[j] = gamma[j] * xni[j] + beta[j]        # self.gamma * xn + self.beta
+            t = xci[j] / std[j]                          # xn = xc / std
+            xni[j] = t
+            outi[j] = gamma[j] * t + beta[j]             # self.gamma * xn + self.beta
 
 
 cdef void update_running(const double* old,               # IN  (D,) running statistic
@@ -157,23 +164,73 @@ cdef void forward_test(const floating* x,                  # IN  (N, D)
             outi[j] = <double>gamma[j] * ((<double>xi[j] - running_mean[j]) / scale[j]) + <double>beta[j]
 
 
-cdef inline void add_dvar_terms(floating* acc,            # IN/OUT (D,)
+cdef inline void add_grad_terms(floating* dbeta,             # IN/OUT (D,) sum of dout
+                                floating* dgamma,           # IN/OUT (D,) sum of xn * dout
+                                floating* dvar,             # IN/OUT (D,) sum of (dxn * xc) / (std * std)
                                 const floating* dout,       # IN  (rows, D)
                                 const floating* xc,         # IN  (rows, D)
+                                const floating* xn,         # IN  (rows, D)
                                 const floating* gamma,      # IN  (D,)
                                 const floating* std2,       # IN  (D,) std * std
                                 Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
-    # acc += ((gamma * dout) * xc) / (std * std), row after row
+    # The backward pass's three column sums, row after row, in one sweep
+    # over a block; dxn = gamma * dout.
     cdef Py_ssize_t j
+    cdef floating b, g, v, d
     if rows == 4:
         for j in range(D):
-            acc[j] = ((((acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j])
-                        + ((gamma[j] * dout[D + j]) * xc[D + j]) / std2[j])
-                       + ((gamma[j] * dout[2 * D + j]) * xc[2 * D + j]) / std2[j])
-                      + ((gamma[j] * dout[3 * D + j]) * xc[3 * D + j]) / std2[j])
+            b = dbeta[j]
+            g = dgamma[j]
+            v = dvar[j]
+            d = dout[j]
+            b = b + d
+            g = g + xn[j] * d
+            v = v + ((gamma[j] * d) * xc[j]) / std2[j]
+            d = dout[D + j]
+            b = b + d
+            g = g + xn[D + j] * d
+            v = v + ((gamma[j] * d) * xc[D + j]) / std2[j]
+            d = dout[2 * D + j]
+            b = b + d
+            g = g + xn[2 * D + j] * d
+            v = v + ((gamma[j] * d) * xc[2 * D + j]) / std2[j]
+            d = dout[3 * D + j]
+            dbeta[j] = b + d
+            dgamma[j] = g + xn[3 * D + j] * d
+            dvar[j] = v + ((gamma[j] * d) * xc[3 * D + j]) / std2[j]
     else:
         for j in range(D):
-            acc[j] = acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j]
+            d = dout[j]
+            dbeta[j] = dbeta[j] + d
+            dgamma[j] = dgamma[j] + xn[j] * d
+            dvar[j] = dvar[j] + ((gamma[j] * d) * xc[j]) / std2[j]
+
+
+cdef inline void dxc_rows(floating* dxc,                   # OUT (rows, D)
+                          floating* dmu,                   # IN/OUT (D,) sum of dxc
+                          const floating* dout,            # IN  (rows, D)
+                          const floating* xc,              # IN  (rows, D)
+                          const floating* gamma,           # IN  (D,)
+                          const floating* std,             # IN  (D,)
+                          const floating* dvar,            # IN  (D,)
+                          floating two_over_n, Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # dxc = (dxn = gamma * dout) / std; dxc += (2.0 / batch_size) * xc * dvar;
+    # dmu += dxc row after row, in one sweep over a block
+    cdef Py_ssize_t j, r
+    cdef floating m, t
+    if rows == 4:
+        for j in range(D):
+            m = dmu[j]
+            for r in range(4):
+                t = (gamma[j] * dout[r * D + j]) / std[j] + (two_over_n * xc[r * D + j]) * dvar[j]
+                dxc[r * D + j] = t
+                m = m + t
+            dmu[j] = m
+    else:
+        for j in range(D):
+            t = (gamma[j] * dout[j]) / std[j] + (two_over_n * xc[j]) * dvar[j]
+            dxc[j] = t
+            dmu[j] = dmu[j] + t
 
 
 cdef void backward(const floating* dout,                    # IN  (N, D)
@@ -186,9 +243,7 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
                    floating* dbeta,                         # OUT (D,)
                    floating* work,                          # scratch (3D,)
                    Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    cdef Py_ssize_t i, j, r, rows
-    cdef const floating* douti
-    cdef const floating* xci
+    cdef Py_ssize_t i, j, rows
     cdef floating* dxi
     cdef floating* std2 = work
     cdef floating* dvar = work + D
@@ -202,27 +257,20 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
         dmu[j] = 0
         std2[j] = std[j] * std[j]                        # self.std * self.std
     i = 0
-    while i < N:                                         # the three column sums, one block at a time
+    while i < N:
         rows = block_rows(i, N)
-        add_rows(dbeta, dout + i * D, rows, D)           # dbeta = dout.sum(axis=0)
-        add_products(dgamma, xn + i * D, dout + i * D, rows, D)  # dgamma = np.sum(self.xn * dout, axis=0)
-        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = self.gamma * dout
-        add_dvar_terms(dvar, dout + i * D, xc + i * D, gamma, std2, rows, D)
+        # dbeta = dout.sum(axis=0); dgamma = np.sum(self.xn * dout, axis=0);
+        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        add_grad_terms(dbeta, dgamma, dvar, dout + i * D, xc + i * D, xn + i * D,
+                       gamma, std2, rows, D)
         i += rows
     for j in range(D):
         dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
     i = 0
     while i < N:
         rows = block_rows(i, N)
-        for r in range(i, i + rows):
-            douti = dout + r * D
-            xci = xc + r * D
-            dxi = dx + r * D
-            for j in range(D):
-                # dxc = (dxn = self.gamma * dout) / self.std
-                # dxc += (2.0 / self.batch_size) * self.xc * dvar
-                dxi[j] = (gamma[j] * douti[j]) / std[j] + (two_over_n * xci[j]) * dvar[j]
-        add_rows(dmu, dx + i * D, rows, D)               # dmu = np.sum(dxc, axis=0)
+        dxc_rows(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
+                 two_over_n, rows, D)                    # dxc, and dmu = np.sum(dxc, axis=0)
         i += rows
     for j in range(D):
         dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
