@@ -358,7 +358,8 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
     cdef cnp.ndarray xc = spares.pop(0) if spares else empty(2, N, D, t)
     cdef cnp.ndarray xn = spares.pop(0) if spares else empty(2, N, D, t)
     cdef cnp.ndarray out = spares.pop(0) if spares else empty(2, N, D, t)
-    cdef cnp.ndarray stats = empty(2, 3, D, t)            # mu, var, std
+    cdef cnp.ndarray stats = empty(1, 2 * D, 0, t)        # mu, var
+    cdef cnp.ndarray std = empty(1, D, 0, t)
     cdef cnp.ndarray new_mean = empty(1, D, 0, cnp.NPY_FLOAT64)
     cdef cnp.ndarray new_var = empty(1, D, 0, cnp.NPY_FLOAT64)
     if t == cnp.NPY_FLOAT64:
@@ -367,7 +368,7 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
                                   <double*>cnp.PyArray_DATA(xn), <double*>cnp.PyArray_DATA(out),
                                   <double*>cnp.PyArray_DATA(gamma), <double*>cnp.PyArray_DATA(beta),
                                   <double*>cnp.PyArray_DATA(stats), <double*>cnp.PyArray_DATA(stats) + D,
-                                  <double*>cnp.PyArray_DATA(stats) + 2 * D, N, D)
+                                  <double*>cnp.PyArray_DATA(std), N, D)
             update_running[double](<double*>cnp.PyArray_DATA(running_mean), <double*>cnp.PyArray_DATA(stats),
                                    <double*>cnp.PyArray_DATA(new_mean), D, momentum, one_minus_momentum)
             update_running[double](<double*>cnp.PyArray_DATA(running_var), <double*>cnp.PyArray_DATA(stats) + D,
@@ -378,12 +379,12 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
                                  <float*>cnp.PyArray_DATA(xn), <float*>cnp.PyArray_DATA(out),
                                  <float*>cnp.PyArray_DATA(gamma), <float*>cnp.PyArray_DATA(beta),
                                  <float*>cnp.PyArray_DATA(stats), <float*>cnp.PyArray_DATA(stats) + D,
-                                 <float*>cnp.PyArray_DATA(stats) + 2 * D, N, D)
+                                 <float*>cnp.PyArray_DATA(std), N, D)
             update_running[float](<double*>cnp.PyArray_DATA(running_mean), <float*>cnp.PyArray_DATA(stats),
                                   <double*>cnp.PyArray_DATA(new_mean), D, momentum, <float>one_minus_momentum)
             update_running[float](<double*>cnp.PyArray_DATA(running_var), <float*>cnp.PyArray_DATA(stats) + D,
                                   <double*>cnp.PyArray_DATA(new_var), D, momentum, <float>one_minus_momentum)
-    return out, xc, xn, stats[2], new_mean, new_var
+    return out, xc, xn, std, new_mean, new_var
 
 
 def forward_test_kernel(object x_, object gamma_, object beta_,
@@ -440,20 +441,21 @@ def backward_kernel(object dout_, object xc_, object xn_, object std_, object ga
     cdef cnp.ndarray gamma = <cnp.ndarray>gamma_
     cdef list spares = usable_spares(spare, (dout_, xc_, xn_, std_, gamma_), t, N, D)
     cdef cnp.ndarray dx = spares.pop(0) if spares else empty(2, N, D, t)
-    cdef cnp.ndarray grads = empty(2, 2, D, t)            # dgamma, dbeta
+    cdef cnp.ndarray dgamma = empty(1, D, 0, t)
+    cdef cnp.ndarray dbeta = empty(1, D, 0, t)
     cdef cnp.ndarray work = empty(1, 3 * D, 0, t)
     if t == cnp.NPY_FLOAT64:
         with nogil:
             backward[double](<double*>cnp.PyArray_DATA(dout), <double*>cnp.PyArray_DATA(xc),
                              <double*>cnp.PyArray_DATA(xn), <double*>cnp.PyArray_DATA(std),
                              <double*>cnp.PyArray_DATA(gamma), <double*>cnp.PyArray_DATA(dx),
-                             <double*>cnp.PyArray_DATA(grads), <double*>cnp.PyArray_DATA(grads) + D,
+                             <double*>cnp.PyArray_DATA(dgamma), <double*>cnp.PyArray_DATA(dbeta),
                              <double*>cnp.PyArray_DATA(work), N, D)
     else:
         with nogil:
             backward[float](<float*>cnp.PyArray_DATA(dout), <float*>cnp.PyArray_DATA(xc),
                             <float*>cnp.PyArray_DATA(xn), <float*>cnp.PyArray_DATA(std),
                             <float*>cnp.PyArray_DATA(gamma), <float*>cnp.PyArray_DATA(dx),
-                            <float*>cnp.PyArray_DATA(grads), <float*>cnp.PyArray_DATA(grads) + D,
+                            <float*>cnp.PyArray_DATA(dgamma), <float*>cnp.PyArray_DATA(dbeta),
                             <float*>cnp.PyArray_DATA(work), N, D)
-    return dx, grads[0], grads[1]
+    return dx, dgamma, dbeta
