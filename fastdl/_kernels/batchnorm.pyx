@@ -325,7 +325,7 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
             i += rows
     for j in range(D):
         dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
-    for i in range(N):
+    for i in range(N - 1, -1, -1):                      # last rows first: they are still cached
         dxi = dx + i * D
         for j in range(D):
             dxi[j] = dxi[j] - dmu[j]                     # dx = dxc - dmu / self.batch_size
