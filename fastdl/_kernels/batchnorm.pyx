@@ -34,31 +34,6 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "stream.h" nogil:
-    bint FASTDL_STREAM_STORES
-    void fastdl_stream_fence()
-    void fastdl_center_row_f64(const double* x, double* xc, const double* mu, double* acc, Py_ssize_t D)
-    void fastdl_center_row_f32(const float* x, float* xc, const float* mu, float* acc, Py_ssize_t D)
-    void fastdl_normalize_row_f64(const double* xc, double* xn, double* out, const double* std,
-                                  const double* gamma, const double* beta, Py_ssize_t D)
-    void fastdl_normalize_row_f32(const float* xc, float* xn, float* out, const float* std,
-                                  const float* gamma, const float* beta, Py_ssize_t D)
-    void fastdl_dxc_row_f64(double* dxc, double* dmu, const double* dout, const double* xc,
-                            const double* gamma, const double* std, const double* dvar,
-                            double two_over_n, Py_ssize_t D)
-    void fastdl_dxc_row_f32(float* dxc, float* dmu, const float* dout, const float* xc,
-                            const float* gamma, const float* std, const float* dvar,
-                            float two_over_n, Py_ssize_t D)
-
-# Arrays of at least this many bytes are written with streaming stores
-# (stream.h) in the passes whose results are not read again soon: far
-# beyond the caches, this saves a read of every line written.
-cdef size_t STREAM_BYTES = 8 << 20
-
-
-cdef inline bint streaming(Py_ssize_t N, Py_ssize_t D, size_t itemsize) noexcept nogil:
-    return FASTDL_STREAM_STORES and <size_t>N * <size_t>D * itemsize >= STREAM_BYTES
-
 
 cdef inline floating root(floating v) noexcept nogil:
     if floating is float:
@@ -139,31 +114,15 @@ cdef void forward_train(const floating* x,                  # IN  (N, D)
         i += rows
     for j in range(D):
         mu[j] = <floating>(<double>mu[j] / <double>N)    # ... divided by an intp
-    if streaming(N, D, sizeof(floating)):
-        for i in range(N):                               # as center_rows, a row at a time
-            if floating is double:
-                fastdl_center_row_f64(x + i * D, xc + i * D, mu, var, D)
-            else:
-                fastdl_center_row_f32(x + i * D, xc + i * D, mu, var, D)
-        fastdl_stream_fence()
-    else:
-        i = 0
-        while i < N:
-            rows = block_rows(i, N)
-            # xc = x - mu; np.mean(xc ** 2, axis=0): the sum ...
-            center_rows(x + i * D, xc + i * D, mu, var, rows, D)
-            i += rows
+    i = 0
+    while i < N:
+        rows = block_rows(i, N)
+        # xc = x - mu; np.mean(xc ** 2, axis=0): the sum ...
+        center_rows(x + i * D, xc + i * D, mu, var, rows, D)
+        i += rows
     for j in range(D):
         var[j] = <floating>(<double>var[j] / <double>N)  # ... divided by an intp
         std[j] = root(var[j] + eps)                      # std = np.sqrt(var + 10e-7)
-    if streaming(N, D, sizeof(floating)):
-        for i in range(N):
-            if floating is double:
-                fastdl_normalize_row_f64(xc + i * D, xn + i * D, out + i * D, std, gamma, beta, D)
-            else:
-                fastdl_normalize_row_f32(xc + i * D, xn + i * D, out + i * D, std, gamma, beta, D)
-        fastdl_stream_fence()
-        return
     for i in range(N):
         xci = xc + i * D
         xni = xn + i * D
@@ -307,22 +266,12 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
         i += rows
     for j in range(D):
         dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
-    if streaming(N, D, sizeof(floating)):
-        for i in range(N):                               # as dxc_rows, a row at a time
-            if floating is double:
-                fastdl_dxc_row_f64(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
-                                   two_over_n, D)
-            else:
-                fastdl_dxc_row_f32(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
-                                   two_over_n, D)
-        fastdl_stream_fence()
-    else:
-        i = 0
-        while i < N:
-            rows = block_rows(i, N)
-            dxc_rows(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
-                     two_over_n, rows, D)                # dxc, and dmu = np.sum(dxc, axis=0)
-            i += rows
+    i = 0
+    while i < N:
+        rows = block_rows(i, N)
+        dxc_rows(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
+                 two_over_n, rows, D)                    # dxc, and dmu = np.sum(dxc, axis=0)
+        i += rows
     for j in range(D):
         dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
     for i in range(N - 1, -1, -1):                      # last rows first: they are still cached
