@@ -14,12 +14,17 @@
 # which quarters the accumulator loads and stores that bound these loops;
 # the steps that need the same rows (centring and the sum of squares; the
 # three column sums of the backward pass; dxc and its sum) share one sweep
-# over a block of four rows, each element loaded once. Recomputing dxc in
-# the last pass instead of storing it was slower at the book's size.
-# Walking a narrow block of columns down the rows instead (accumulators in
-# registers, or all passes over one cache-sized block) was slower at the
-# book's size and at 1024 x 4096: strided rows defeat the prefetcher, and
-# power-of-two row strides thrash L1 sets.
+# over a block of four rows, each element loaded once. At the book's size
+# the arrays (80 KB) live in L2 and the passes are bound by its bandwidth,
+# not by the divisions (replacing them with multiplications gains nothing
+# there). Non-temporal (streaming) stores for arrays of 8 MiB and more cut
+# 1024 x 4096 by 15 % in most runs but made some runs 5-15 times slower on
+# the VM they were measured on, so they are not used.
+# Tried and slower: recomputing dxc in the last pass instead of storing
+# it; eight rows per sweep; walking a block of columns down the rows
+# (accumulators in registers, or all passes over one L1-, L2- or
+# L3-sized block), at the book's size and at 1024 x 4096: strided rows
+# defeat the prefetcher, and power-of-two row strides thrash cache sets.
 #
 # The `def` wrappers take plain objects rather than typed memoryviews: at
 # the book's size (100 x 100) the Python-level checks and the acquisition of
