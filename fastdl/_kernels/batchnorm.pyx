@@ -11,18 +11,21 @@
 #
 # The passes stream rows and accumulate column statistics in D-long arrays,
 # four rows per sweep over an accumulator (each row still added in turn),
-# which quarters the accumulator loads and stores that bound these loops;
-# the steps that need the same rows (centring and the sum of squares; the
-# three column sums of the backward pass; dxc and its sum) share one sweep
-# over a block of four rows, each element loaded once. At the book's size
-# the arrays (80 KB) live in L2 and the passes are bound by its bandwidth,
-# not by the divisions (replacing them with multiplications gains nothing
-# there). Non-temporal (streaming) stores for arrays of 8 MiB and more cut
-# 1024 x 4096 by 15 % in most runs but made some runs 5-15 times slower on
-# the VM they were measured on, so they are not used.
-# Tried and slower: recomputing dxc in the last pass instead of storing
-# it; eight rows per sweep; walking a block of columns down the rows
-# (accumulators in registers, or all passes over one L1-, L2- or
+# which quarters the accumulator loads and stores that bound these loops.
+# Centring and the sum of squares share one sweep over a block of four
+# rows (8 row streams). The backward pass keeps one loop per column sum on
+# the block, which it then reads from cache: fusing its three sums (12 row
+# streams) was 7 % faster at 100 x 100 but twice as slow at 256 x 1024,
+# where rows 8 KiB apart fall into the same L1 sets.
+# At the book's size the arrays (80 KB) live in L2 and the passes are
+# bound by its bandwidth, not by the divisions (replacing them with
+# multiplications gains nothing there). Non-temporal (streaming) stores
+# for arrays of 8 MiB and more cut 1024 x 4096 by 15 % in most runs but
+# made some runs 5-15 times slower on the VM they were measured on, so
+# they are not used.
+# Also tried and slower: recomputing dxc in the last pass instead of
+# storing it; eight rows per sweep; walking a block of columns down the
+# rows (accumulators in registers, or all passes over one L1-, L2- or
 # L3-sized block), at the book's size and at 1024 x 4096: strided rows
 # defeat the prefetcher, and power-of-two row strides thrash cache sets.
 #
@@ -59,6 +62,22 @@ cdef inline void add_rows(floating* acc,                  # IN/OUT (D,)
     else:
         for j in range(D):
             acc[j] = acc[j] + a[j]
+
+
+cdef inline void add_products(floating* acc,              # IN/OUT (D,)
+                              const floating* a,            # IN  (rows, D)
+                              const floating* b,            # IN  (rows, D)
+                              Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+    # acc += a[r] * b[r] row after row; each product is rounded before it
+    # is added, as with a product array.
+    cdef Py_ssize_t j
+    if rows == 4:
+        for j in range(D):
+            acc[j] = ((((acc[j] + a[j] * b[j]) + a[D + j] * b[D + j])
+                       + a[2 * D + j] * b[2 * D + j]) + a[3 * D + j] * b[3 * D + j])
+    else:
+        for j in range(D):
+            acc[j] = acc[j] + a[j] * b[j]
 
 
 cdef inline void center_rows(const floating* x,             # IN  (rows, D)
@@ -169,73 +188,23 @@ cdef void forward_test(const floating* x,                  # IN  (N, D)
             outi[j] = <double>gamma[j] * ((<double>xi[j] - running_mean[j]) / scale[j]) + <double>beta[j]
 
 
-cdef inline void add_grad_terms(floating* dbeta,             # IN/OUT (D,) sum of dout
-                                floating* dgamma,           # IN/OUT (D,) sum of xn * dout
-                                floating* dvar,             # IN/OUT (D,) sum of (dxn * xc) / (std * std)
+cdef inline void add_dvar_terms(floating* acc,            # IN/OUT (D,)
                                 const floating* dout,       # IN  (rows, D)
                                 const floating* xc,         # IN  (rows, D)
-                                const floating* xn,         # IN  (rows, D)
                                 const floating* gamma,      # IN  (D,)
                                 const floating* std2,       # IN  (D,) std * std
                                 Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
-    # The backward pass's three column sums, row after row, in one sweep
-    # over a block; dxn = gamma * dout.
+    # acc += ((gamma * dout) * xc) / (std * std), row after row
     cdef Py_ssize_t j
-    cdef floating b, g, v, d
     if rows == 4:
         for j in range(D):
-            b = dbeta[j]
-            g = dgamma[j]
-            v = dvar[j]
-            d = dout[j]
-            b = b + d
-            g = g + xn[j] * d
-            v = v + ((gamma[j] * d) * xc[j]) / std2[j]
-            d = dout[D + j]
-            b = b + d
-            g = g + xn[D + j] * d
-            v = v + ((gamma[j] * d) * xc[D + j]) / std2[j]
-            d = dout[2 * D + j]
-            b = b + d
-            g = g + xn[2 * D + j] * d
-            v = v + ((gamma[j] * d) * xc[2 * D + j]) / std2[j]
-            d = dout[3 * D + j]
-            dbeta[j] = b + d
-            dgamma[j] = g + xn[3 * D + j] * d
-            dvar[j] = v + ((gamma[j] * d) * xc[3 * D + j]) / std2[j]
+            acc[j] = ((((acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j])
+                        + ((gamma[j] * dout[D + j]) * xc[D + j]) / std2[j])
+                       + ((gamma[j] * dout[2 * D + j]) * xc[2 * D + j]) / std2[j])
+                      + ((gamma[j] * dout[3 * D + j]) * xc[3 * D + j]) / std2[j])
     else:
         for j in range(D):
-            d = dout[j]
-            dbeta[j] = dbeta[j] + d
-            dgamma[j] = dgamma[j] + xn[j] * d
-            dvar[j] = dvar[j] + ((gamma[j] * d) * xc[j]) / std2[j]
-
-
-cdef inline void dxc_rows(floating* dxc,                   # OUT (rows, D)
-                          floating* dmu,                   # IN/OUT (D,) sum of dxc
-                          const floating* dout,            # IN  (rows, D)
-                          const floating* xc,              # IN  (rows, D)
-                          const floating* gamma,           # IN  (D,)
-                          const floating* std,             # IN  (D,)
-                          const floating* dvar,            # IN  (D,)
-                          floating two_over_n, Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
-    # dxc = (dxn = gamma * dout) / std; dxc += (2.0 / batch_size) * xc * dvar;
-    # dmu += dxc row after row, in one sweep over a block
-    cdef Py_ssize_t j, r
-    cdef floating m, t
-    if rows == 4:
-        for j in range(D):
-            m = dmu[j]
-            for r in range(4):
-                t = (gamma[j] * dout[r * D + j]) / std[j] + (two_over_n * xc[r * D + j]) * dvar[j]
-                dxc[r * D + j] = t
-                m = m + t
-            dmu[j] = m
-    else:
-        for j in range(D):
-            t = (gamma[j] * dout[j]) / std[j] + (two_over_n * xc[j]) * dvar[j]
-            dxc[j] = t
-            dmu[j] = dmu[j] + t
+            acc[j] = acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j]
 
 
 cdef void backward(const floating* dout,                    # IN  (N, D)
@@ -248,7 +217,9 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
                    floating* dbeta,                         # OUT (D,)
                    floating* work,                          # scratch (3D,)
                    Py_ssize_t N, Py_ssize_t D) noexcept nogil:
-    cdef Py_ssize_t i, j, rows
+    cdef Py_ssize_t i, j, r, rows
+    cdef const floating* douti
+    cdef const floating* xci
     cdef floating* dxi
     cdef floating* std2 = work
     cdef floating* dvar = work + D
@@ -262,20 +233,27 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
         dmu[j] = 0
         std2[j] = std[j] * std[j]                        # self.std * self.std
     i = 0
-    while i < N:
+    while i < N:                                         # the three column sums, one block at a time
         rows = block_rows(i, N)
-        # dbeta = dout.sum(axis=0); dgamma = np.sum(self.xn * dout, axis=0);
-        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
-        add_grad_terms(dbeta, dgamma, dvar, dout + i * D, xc + i * D, xn + i * D,
-                       gamma, std2, rows, D)
+        add_rows(dbeta, dout + i * D, rows, D)           # dbeta = dout.sum(axis=0)
+        add_products(dgamma, xn + i * D, dout + i * D, rows, D)  # dgamma = np.sum(self.xn * dout, axis=0)
+        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = self.gamma * dout
+        add_dvar_terms(dvar, dout + i * D, xc + i * D, gamma, std2, rows, D)
         i += rows
     for j in range(D):
         dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
     i = 0
     while i < N:
         rows = block_rows(i, N)
-        dxc_rows(dx + i * D, dmu, dout + i * D, xc + i * D, gamma, std, dvar,
-                 two_over_n, rows, D)                    # dxc, and dmu = np.sum(dxc, axis=0)
+        for r in range(i, i + rows):
+            douti = dout + r * D
+            xci = xc + r * D
+            dxi = dx + r * D
+            for j in range(D):
+                # dxc = (dxn = self.gamma * dout) / self.std
+                # dxc += (2.0 / self.batch_size) * self.xc * dvar
+                dxi[j] = (gamma[j] * douti[j]) / std[j] + (two_over_n * xci[j]) * dvar[j]
+        add_rows(dmu, dx + i * D, rows, D)               # dmu = np.sum(dxc, axis=0)
         i += rows
     for j in range(D):
         dmu[j] = dmu[j] / <floating>N                    # dmu / self.batch_size (a Python int)
