@@ -62,9 +62,10 @@ def compiler_supports_openmp(compiler):
                            *OPENMP_ARGS)
 
 
-# The BatchNormalization loops read five arrays and update three column
-# accumulators in one sweep; GCC vectorises such a loop only behind run-time
-# overlap checks, more of them than its default limit of 10 allows (they need up to 100).
+# BatchNormalization's centring sweep writes four rows of xc and a column
+# accumulator while reading four rows of x and the means; GCC vectorises
+# such a loop only behind run-time overlap checks, more of them than its
+# default limit of 10 allows (it then leaves the loop scalar).
 ALIAS_CHECKS_ARG = "--param=vect-max-version-for-alias-checks=100"
 
 
