@@ -214,14 +214,15 @@ class BatchNormalization(reference.BatchNormalization):
         self._out = None  # the last kernel outputs, to reuse once nothing else holds them
         self._dx = None
 
-    def _spares(self, *names):
+    def _spares(self, nbytes, *names):
         """This layer's arrays that nothing else references (not even a weak reference).
 
         Overwriting them cannot be observed, and it spares the kernels a
         fresh allocation, whose first touch costs a page fault per page.
+        None (an empty tuple) for results of fewer than ``_REUSE_BYTES`` bytes.
         """
         spare = []
-        if not _EXACT_REFCOUNTS:
+        if not _EXACT_REFCOUNTS or nbytes < _REUSE_BYTES:
             return ()
         for name in names:
             a = getattr(self, name)
@@ -278,9 +279,9 @@ class BatchNormalization(reference.BatchNormalization):
         momentum = self.momentum
         if not _is_python_number(momentum):
             return None
-        spare = self._spares("xc", "xn", "_out") if x.nbytes >= _REUSE_BYTES else ()
         result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
-                                                 self.running_var, momentum, 1 - momentum, spare)
+                                                 self.running_var, momentum, 1 - momentum,
+                                                 self._spares(x.nbytes, "xc", "xn", "_out"))
         if result is None:
             return None
         out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
@@ -297,8 +298,8 @@ class BatchNormalization(reference.BatchNormalization):
     def backward(self, dout):
         if (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial and _batchnorm is not None
                 and dout.shape == self.input_shape and dout.shape[0] == self.batch_size):
-            spare = self._spares("_dx") if dout.nbytes >= _REUSE_BYTES else ()
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma, spare)
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
+                                                self._spares(dout.nbytes, "_dx"))
             if result is not None:
                 dx, self.dgamma, self.dbeta = result
                 self._dx = dx
@@ -326,8 +327,8 @@ class BatchNormalization(reference.BatchNormalization):
     def _backward(self, dout):
         result = None
         if _batchnorm is not None and dout.shape[0] == self.batch_size:
-            spare = self._spares("_dx") if dout.nbytes >= _REUSE_BYTES else ()
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma, spare)
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
+                                                self._spares(dout.nbytes, "_dx"))
         if result is None:
             return super()._backward(dout)
         dx, self.dgamma, self.dbeta = result
