@@ -13,10 +13,15 @@
 # four rows per sweep over an accumulator (each row still added in turn),
 # which quarters the accumulator loads and stores that bound these loops.
 # Centring and the sum of squares share one sweep over a block of four
-# rows (8 row streams). The backward pass keeps one loop per column sum on
-# the block, which it then reads from cache: fusing its three sums (12 row
-# streams) was 7 % faster at 100 x 100 but twice as slow at 256 x 1024,
-# where rows 8 KiB apart fall into the same L1 sets.
+# rows (8 row streams). The backward pass's three column sums share one
+# sweep too (12 row streams: 3 arrays x 4 rows), which lets the divider
+# work while the other sums load (5.3 -> 3.9 us at 100 x 100), but only
+# where the four rows of a block fall into different L1 sets: the L1
+# (8 ways) indexes sets by address mod 4 KiB, and where rows lie a
+# multiple of about 4 KiB apart (256 x 1024 float64: rows 8 KiB apart)
+# the 12 streams evict one another and the fused sweep was 2-3.7 times
+# slower. There the backward pass runs one loop per column sum on the
+# block, which it then reads from cache (`rows_spread_over_sets`).
 # At the book's size the arrays (80 KB) live in L2 and the passes are
 # bound by its bandwidth, not by the divisions (replacing them with
 # multiplications gains nothing there). Non-temporal (streaming) stores
@@ -207,6 +212,44 @@ cdef inline void add_dvar_terms(floating* acc,            # IN/OUT (D,)
             acc[j] = acc[j] + ((gamma[j] * dout[j]) * xc[j]) / std2[j]
 
 
+cdef inline void add_grad_terms(floating* dbeta,           # IN/OUT (D,) sum of dout
+                                floating* dgamma,           # IN/OUT (D,) sum of xn * dout
+                                floating* dvar,             # IN/OUT (D,) sum of (dxn * xc) / (std * std)
+                                const floating* dout,       # IN  (4, D)
+                                const floating* xc,         # IN  (4, D)
+                                const floating* xn,         # IN  (4, D)
+                                const floating* gamma,      # IN  (D,)
+                                const floating* std2,       # IN  (D,) std * std
+                                Py_ssize_t D) noexcept nogil:
+    # The three column sums of add_rows, add_products and add_dvar_terms
+    # over a block of four rows in one sweep, each row added in turn.
+    cdef Py_ssize_t j
+    cdef floating d0, d1, d2, d3
+    for j in range(D):
+        d0 = dout[j]
+        d1 = dout[D + j]
+        d2 = dout[2 * D + j]
+        d3 = dout[3 * D + j]
+        dbeta[j] = (((dbeta[j] + d0) + d1) + d2) + d3
+        dgamma[j] = (((dgamma[j] + xn[j] * d0) + xn[D + j] * d1)
+                     + xn[2 * D + j] * d2) + xn[3 * D + j] * d3
+        dvar[j] = ((((dvar[j] + ((gamma[j] * d0) * xc[j]) / std2[j])
+                     + ((gamma[j] * d1) * xc[D + j]) / std2[j])
+                    + ((gamma[j] * d2) * xc[2 * D + j]) / std2[j])
+                   + ((gamma[j] * d3) * xc[3 * D + j]) / std2[j])
+
+
+cdef inline bint rows_spread_over_sets(Py_ssize_t row_bytes) noexcept nogil:
+    # Whether rows 1, 2 and 3 rows apart lie at least two cache lines away
+    # from one another modulo 4 KiB, the period of L1 set indexing.
+    cdef Py_ssize_t k, offset
+    for k in range(1, 4):
+        offset = (k * row_bytes) % 4096
+        if offset < 128 or offset > 4096 - 128:
+            return False
+    return True
+
+
 cdef void backward(const floating* dout,                    # IN  (N, D)
                    const floating* xc,                      # IN  (N, D)
                    const floating* xn,                      # IN  (N, D)
@@ -232,13 +275,17 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
         dvar[j] = 0
         dmu[j] = 0
         std2[j] = std[j] * std[j]                        # self.std * self.std
+    cdef bint fused = rows_spread_over_sets(D * <Py_ssize_t>sizeof(floating))
     i = 0
     while i < N:                                         # the three column sums, one block at a time
         rows = block_rows(i, N)
-        add_rows(dbeta, dout + i * D, rows, D)           # dbeta = dout.sum(axis=0)
-        add_products(dgamma, xn + i * D, dout + i * D, rows, D)  # dgamma = np.sum(self.xn * dout, axis=0)
-        # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = self.gamma * dout
-        add_dvar_terms(dvar, dout + i * D, xc + i * D, gamma, std2, rows, D)
+        if fused and rows == 4:
+            add_grad_terms(dbeta, dgamma, dvar, dout + i * D, xc + i * D, xn + i * D, gamma, std2, D)
+        else:
+            add_rows(dbeta, dout + i * D, rows, D)           # dbeta = dout.sum(axis=0)
+            add_products(dgamma, xn + i * D, dout + i * D, rows, D)  # dgamma = np.sum(self.xn * dout, axis=0)
+            # np.sum((dxn * self.xc) / (self.std * self.std), axis=0), dxn = self.gamma * dout
+            add_dvar_terms(dvar, dout + i * D, xc + i * D, gamma, std2, rows, D)
         i += rows
     for j in range(D):
         dvar[j] = (half * (-dvar[j])) / std[j]           # dstd = -sum; dvar = 0.5 * dstd / self.std
