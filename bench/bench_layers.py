@@ -11,6 +11,9 @@ Groups: ``batchnorm fwd+bwd NxD dtype`` (reference, fastdl, torch's
 ``numpy.random.Generator``), and ``train step`` (``gradient`` + ``update``
 of the book's ``MultiLayerNetExtend(784, [100]*5, 10, use_batchnorm=True,
 use_dropout=True)`` at batch 100, reference vs fastdl, SGD and Adam).
+fastdl's BN medians are also listed at the end as multiples of their
+memory-bandwidth roofline (``BN_STREAMS`` arrays per forward+backward; see
+``bench/conftest.py``).
 
 ``python bench/bench_layers.py`` instead alternates reference and fastdl
 rounds of the training step and of BN at 100x100 and prints the median of
@@ -29,6 +32,14 @@ except ImportError:
     torch = None
 
 SHAPES = [(100, 100), (256, 1024), (1024, 4096)]
+# (N, D) arrays the exact BN kernels stream per forward+backward, reads and
+# writes: forward x (mean), x -> xc (and the sum of squares), xc -> xn, out;
+# backward dout, xn, xc (three column sums), dout, xc -> dx, dx -> dx. xc,
+# xn and out are attributes of the book's API and the reference's order of
+# operations needs the second and third backward passes; an implementation
+# free of both could stream 8 (two reads of x, out; two reads each of dout
+# and x, dx).
+BN_STREAMS = 14
 # (rounds, iterations) per shape: enough rounds for a median.
 ROUNDS = {(100, 100): (200, 10), (256, 1024): (30, 1), (1024, 4096): (7, 1)}
 
@@ -58,7 +69,7 @@ def data(shape, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("impl", ["reference", "fastdl", "torch"])
-def test_batchnorm(benchmark, impl, shape, dtype):
+def test_batchnorm(benchmark, roofline, impl, shape, dtype):
     benchmark.group = f"batchnorm fwd+bwd {shape[0]}x{shape[1]} {dtype}"
     x, dout = data(shape, dtype)
     D = shape[1]
@@ -83,6 +94,8 @@ def test_batchnorm(benchmark, impl, shape, dtype):
             layer.forward(x)
             layer.backward(dout)
     run(benchmark, step, shape)
+    if impl == "fastdl":
+        roofline(benchmark, BN_STREAMS * x.nbytes)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
