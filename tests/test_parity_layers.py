@@ -92,10 +92,10 @@ def test_batchnorm_matches_reference_bit_for_bit(build, case):
         assert_bn_step_matches(fast, ref, x, None, train_flg=False)
 
 
-@pytest.mark.parametrize("build", BN_BUILDS)
-@pytest.mark.parametrize("dtype", FLOATS)
 # (100, 100) and (100, 784) take the backward's fused sweep of the three
 # column sums, (256, 1024) (rows 4 or 8 KiB apart) its one loop per sum.
+@pytest.mark.parametrize("build", BN_BUILDS)
+@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("shape", [(100, 100), (256, 1024), (1, 100), (2, 3), (100, 1, 28, 28)])
 def test_batchnorm_book_sizes(shape, dtype, build):
     rng = np.random.default_rng(1)

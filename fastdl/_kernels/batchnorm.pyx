@@ -17,11 +17,12 @@
 # sweep too (12 row streams: 3 arrays x 4 rows), which lets the divider
 # work while the other sums load (5.3 -> 3.9 us at 100 x 100), but only
 # where the four rows of a block fall into different L1 sets: the L1
-# (8 ways) indexes sets by address mod 4 KiB, and where rows lie a
-# multiple of about 4 KiB apart (256 x 1024 float64: rows 8 KiB apart)
-# the 12 streams evict one another and the fused sweep was 2-3.7 times
-# slower. There the backward pass runs one loop per column sum on the
-# block, which it then reads from cache (`rows_spread_over_sets`).
+# (8 ways) indexes sets by address mod 4 KiB, and where rows 1, 2 or 3
+# apart lie (nearly) a multiple of 4 KiB apart (256 x 1024 float64: rows
+# 8 KiB apart) the 12 streams evict one another and the fused sweep was
+# 2-3.7 times slower. There the backward pass runs one loop per column
+# sum on the block, which it then reads from cache
+# (`rows_spread_over_sets`).
 # At the book's size the arrays (80 KB) live in L2 and the passes are
 # bound by its bandwidth, not by the divisions (replacing them with
 # multiplications gains nothing there). Non-temporal (streaming) stores
@@ -240,8 +241,8 @@ cdef inline void add_grad_terms(floating* dbeta,           # IN/OUT (D,) sum of 
 
 
 cdef inline bint rows_spread_over_sets(Py_ssize_t row_bytes) noexcept nogil:
-    # Whether rows 1, 2 and 3 rows apart lie at least two cache lines away
-    # from one another modulo 4 KiB, the period of L1 set indexing.
+    # Whether rows 1, 2 and 3 apart lie at least two cache lines from one
+    # another modulo 4 KiB, the period of L1 set indexing.
     cdef Py_ssize_t k, offset
     for k in range(1, 4):
         offset = (k * row_bytes) % 4096
@@ -269,13 +270,13 @@ cdef void backward(const floating* dout,                    # IN  (N, D)
     cdef floating* dmu = work + 2 * D
     cdef floating two_over_n = <floating>(2.0 / N)
     cdef floating half = <floating>0.5
+    cdef bint fused = rows_spread_over_sets(D * <Py_ssize_t>sizeof(floating))  # add_grad_terms
     for j in range(D):
         dbeta[j] = 0
         dgamma[j] = 0
         dvar[j] = 0
         dmu[j] = 0
         std2[j] = std[j] * std[j]                        # self.std * self.std
-    cdef bint fused = rows_spread_over_sets(D * <Py_ssize_t>sizeof(floating))
     i = 0
     while i < N:                                         # the three column sums, one block at a time
         rows = block_rows(i, N)
