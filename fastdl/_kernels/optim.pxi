@@ -35,8 +35,12 @@ from libc.string cimport memcmp, memset
 
 import numpy as np
 
+cimport numpy as cnp
+
 from fastdl._kernels.common cimport omp_get_max_threads, root
 from fastdl._kernels.threads cimport thread_threshold
+
+cnp.import_array()
 
 cdef enum Rule:
     SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM
@@ -294,14 +298,11 @@ cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, t
             arrays.append(state[key])
     except Exception:  # missing keys and odd containers: the reference raises
         return False
-    if rule == MOMENTUM:
-        # The reference binds a new array to v[key]: the kernel writes one
-        # that nobody else can reach until it is bound, after the kernel.
-        if type(states[0]) is not dict or type(arrays[2]) is not ndarray:
-            return False
-        arrays.append(np.empty_like(arrays[2], order="C"))
+    if rule == MOMENTUM and type(states[0]) is not dict:
+        return False
     t.n_arrays = 0
     for i in range(len(arrays)):
+        # Momentum's velocity is only read: the kernel writes a new one.
         if not take_view(arrays[i], &t.views[i], i != 1 and not (rule == MOMENTUM and i == 2)):
             release(t)
             return False
@@ -313,15 +314,22 @@ cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, t
             if not disjoint(&t.views[i], &t.views[j]):
                 release(t)
                 return False
-    for i in range(t.n_arrays, 5):
-        t.views[i].buf = NULL
     t.kind = t.views[0].format[0]
     if t.kind == b'f' and not float32:
         release(t)
         return False
+    if rule == MOMENTUM:
+        # The reference binds a new array to v[key]: the kernel writes one
+        # that nobody else can reach until it is bound, after the kernel.
+        velocity = cnp.PyArray_EMPTY(t.views[2].ndim, <cnp.npy_intp*>t.views[2].shape,
+                                     cnp.NPY_FLOAT32 if t.kind == b'f' else cnp.NPY_FLOAT64, 0)
+        take_view(velocity, &t.views[3], True)
+        t.n_arrays += 1
+    for i in range(t.n_arrays, 5):
+        t.views[i].buf = NULL
     t.n = t.views[0].len // t.views[0].itemsize
     if rule == MOMENTUM:
-        new_velocities.append((key, arrays[3]))
+        new_velocities.append((key, velocity))
     return True
 
 
