@@ -9,7 +9,6 @@ import glob
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 

@@ -40,8 +40,7 @@ from fastdl.reference import optim as reference
 
 _kernels = _backend.load_fastest("optim")
 
-#: The optimizers' names, in the book's order (tests, benchmarks and the chapter import it).
-NAMES = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+NAMES = reference.NAMES
 
 Params = MutableMapping[Hashable, Any]
 

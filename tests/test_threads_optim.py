@@ -6,8 +6,7 @@ import pytest
 
 import fastdl
 from fastdl import _backend, optim
-
-NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+from fastdl.reference.optim import NAMES
 
 
 @pytest.fixture

@@ -39,9 +39,9 @@ from fastdl._kernels.common cimport float_type, root
 cnp.import_array()
 
 
-cdef inline void add_rows(floating* acc,                  # IN/OUT (D,)
-                         const floating* a,                 # IN  (rows, D)
-                         Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
+cdef inline void add_rows(floating* acc,                   # IN/OUT (D,)
+                          const floating* a,                # IN  (rows, D)
+                          Py_ssize_t rows, Py_ssize_t D) noexcept nogil:
     # acc += a[0]; acc += a[1]; ... row after row, as NumPy's sum over axis
     # 0 does; four rows in one sweep over acc round exactly as four sweeps.
     cdef Py_ssize_t j

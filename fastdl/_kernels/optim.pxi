@@ -117,8 +117,8 @@ cdef void momentum_step(floating* p,            # IN/OUT parameter
 
 
 cdef void nesterov_step(floating* p,       # IN/OUT parameter
-                        const floating* g, # IN gradient
-                        floating* v,       # IN/OUT velocity
+                        const floating* g,  # IN gradient
+                        floating* v,        # IN/OUT velocity
                         Py_ssize_t n, floating lr, floating momentum,
                         floating momentum2,  # momentum*momentum
                         floating lr1,        # (1 + momentum)*lr
@@ -185,10 +185,9 @@ cdef void adam_step(floating* p,           # IN/OUT parameter
         for i in range(n):
             m[i] += one_minus_beta1 * (g[i] - m[i])         # self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
             v[i] += one_minus_beta2 * (g[i] * g[i] - v[i])  # self.v[key] += (1 - self.beta2) * (grads[key]*grads[key] - self.v[key])
-            # lr_t is a NumPy float64 scalar: NumPy divides in double, and p -= rounds once.
-            p[i] = <floating>(<double>p[i]
-                              - lr_t * <double>m[i] / <double>(root(v[i]) + eps))
-                                                            # params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + EPS)
+            # lr_t is a NumPy float64 scalar: NumPy divides in double, and p -= rounds once:
+            # params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + EPS)
+            p[i] = <floating>(<double>p[i] - lr_t * <double>m[i] / <double>(root(v[i]) + eps))
         return
     for i in range(n):
         gi = option_grad(&p[i], g[i], options, wd, lr_wd)

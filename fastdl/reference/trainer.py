@@ -16,14 +16,11 @@ class Trainer:
     ``evaluate_sample_num_per_epoch`` samples if that is given).
     """
 
-    optimizers = {
-        "sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-        "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-    }
+    optimizers = {name.lower(): getattr(optim, name) for name in optim.NAMES}
 
     def __init__(self, network, x_train, t_train, x_test, t_test,
                  epochs=20, mini_batch_size=100,
-                 optimizer="SGD", optimizer_param={"lr": 0.01},
+                 optimizer="SGD", optimizer_param={"lr": 0.01},  # noqa: B006 (the book's signature; never mutated)
                  evaluate_sample_num_per_epoch=None, verbose=True):
         self.network = network
         self.verbose = verbose
