@@ -1,4 +1,6 @@
 """The reference training loop with fastdl's optimizers."""
+from __future__ import annotations
+
 from fastdl import optim
 from fastdl.reference import trainer as reference
 
