@@ -88,6 +88,13 @@ class _KernelOptimizer:
     _state = ()             # per-key state dicts, in the kernel's order
     _options = ("weight_decay", "decoupled", "maximize")
 
+    def update(self, params: Params, grads: Params) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys)."""
+        for name in self._state:  # zeros on the first update, as in the reference
+            if getattr(self, name) is None:
+                setattr(self, name, reference._zeros_like_params(params))
+        self._update(params, grads)
+
     def _set_options(self, weight_decay: float, decoupled: bool, maximize: bool) -> None:
         self.weight_decay = weight_decay
         self.decoupled = decoupled
@@ -176,13 +183,19 @@ class SGD(_KernelOptimizer, reference.SGD):
         super().__init__(lr)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        self._update(params, grads)
-
 
 class _Velocity(_KernelOptimizer):
-    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``."""
+    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate.
+    momentum : float, default 0.9
+        Fraction of the velocity kept from one step to the next.
+    weight_decay, decoupled, maximize
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
+    """
 
     _hyper = ("lr", "momentum")
     _state = ("v",)
@@ -192,41 +205,15 @@ class _Velocity(_KernelOptimizer):
         super().__init__(lr, momentum)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        if self.v is None:
-            self.v = reference._zeros_like_params(params)
-        self._update(params, grads)
-
 
 class Momentum(_Velocity, reference.Momentum):
-    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v``.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    momentum : float, default 0.9
-        Fraction of the velocity kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
+    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v`` (parameters: see ``_Velocity``)."""
 
     _rule = "momentum"
 
 
 class Nesterov(_Velocity, reference.Nesterov):
-    """Nesterov's accelerated gradient, in the book's rearranged form.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    momentum : float, default 0.9
-        Fraction of the velocity kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
+    """Nesterov's accelerated gradient in the book's rearranged form (parameters: see ``_Velocity``)."""
 
     _rule = "nesterov"
 
@@ -250,12 +237,6 @@ class AdaGrad(_KernelOptimizer, reference.AdaGrad):
         super().__init__(lr)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        if self.h is None:
-            self.h = reference._zeros_like_params(params)
-        self._update(params, grads)
-
 
 class RMSprop(_KernelOptimizer, reference.RMSprop):
     """RMSprop: ``h = decay_rate*h + (1-decay_rate)*g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
@@ -278,12 +259,6 @@ class RMSprop(_KernelOptimizer, reference.RMSprop):
                  decoupled: bool = False, maximize: bool = False) -> None:
         super().__init__(lr, decay_rate)
         self._set_options(weight_decay, decoupled, maximize)
-
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        if self.h is None:
-            self.h = reference._zeros_like_params(params)
-        self._update(params, grads)
 
 
 class Adam(_KernelOptimizer, reference.Adam):
