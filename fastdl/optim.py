@@ -45,24 +45,6 @@ NAMES = reference.NAMES
 Params = MutableMapping[Hashable, Any]
 
 
-def _kernel_float32(values):
-    """Whether the kernel may take float32 keys with these hyper-parameters; None: no key at all.
-
-    NumPy 2 rounds a Python float to the array's dtype (NEP 50), as the
-    kernels do: True. A NumPy float64 scalar (the book's search draws
-    ``lr = 10 ** np.random.uniform(-6, -2)``) acts like a Python float on
-    float64 arrays but turns float32 work into float64: False, float32 keys
-    take the reference path. Anything else (ints, float32 scalars): None.
-    """
-    float32 = True
-    for x in values:
-        if type(x) is np.float64:
-            float32 = False
-        elif type(x) is not float:
-            return None
-    return float32
-
-
 class _KernelOptimizer:
     """The part the six fast optimizers share: options, ``state_dict`` and the path into the kernel.
 
@@ -116,6 +98,29 @@ class _KernelOptimizer:
             grads = {key: self._option_grad(params, grads, key)}
         super()._step(params, grads, key, *lr_t)
 
+    def _kernel_hyper(self) -> tuple[dict[str, Any], bool | None]:
+        """The hyper-parameters the kernel rounds to the array's dtype, and which keys it may take.
+
+        NumPy 2 rounds a Python float to the array's dtype (NEP 50), as the
+        kernel does: every key (True). A NumPy float64 scalar (the book's
+        search draws ``lr = 10 ** np.random.uniform(-6, -2)``) acts like a
+        Python float on float64 arrays but turns float32 work into float64:
+        float64 keys only (False). Anything else (ints, float32 scalars): no
+        key (None), and without compiled kernels none either.
+        """
+        if _kernels is None:
+            return {}, None
+        names = self._hyper + ("lr", "weight_decay") if self.weight_decay != 0 else self._hyper
+        hyper = {}
+        float32 = True
+        for name in names:
+            value = hyper[name] = getattr(self, name)
+            if type(value) is np.float64:
+                float32 = False
+            elif type(value) is not float:
+                return hyper, None
+        return hyper, float32
+
     def _kernel_options(self) -> int:
         """The options as the kernel's ``OPTIONS`` bits."""
         bits = _kernels.OPTIONS["maximize"] if self.maximize else 0
@@ -130,12 +135,9 @@ class _KernelOptimizer:
         ``lr_t``), passed to the kernel and to ``_step``.
         """
         keys = list(params.keys())
-        hyper = {name: getattr(self, name) for name in self._hyper}
-        if self.weight_decay != 0:
-            hyper.update(lr=self.lr, weight_decay=self.weight_decay)
-        float32 = None if _kernels is None else _kernel_float32(hyper.values())
+        hyper, float32 = self._kernel_hyper()
         hyper.update(computed)
-        states = tuple(getattr(self, name) for name in self._state if getattr(self, name) is not None)
+        states = [getattr(self, name) for name in self._state]
         options = 0 if float32 is None else self._kernel_options()
         i = 0
         while i < len(keys):

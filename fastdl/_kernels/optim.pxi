@@ -58,7 +58,7 @@ OPTIONS = {"maximize": MAXIMIZE, "l2_decay": L2_DECAY,
 cdef struct Hyper:
     double lr, momentum, decay_rate, beta1, beta2, lr_t, weight_decay
     int options
-    bint float32          # float32 keys may run here (see fastdl.optim._kernel_float32)
+    bint float32          # float32 keys may run here (see fastdl.optim._KernelOptimizer._kernel_hyper)
 
 cdef struct Task:
     char kind             # b'f' (float32) or b'd' (float64)
@@ -371,7 +371,7 @@ RULES = {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adagrad": ADAG
          "rmsprop": RMSPROP, "adam": ADAM}
 
 
-def update(str rule, list keys, Py_ssize_t start, params, grads, tuple states, dict hyper,
+def update(str rule, list keys, Py_ssize_t start, params, grads, list states, dict hyper,
            int options=0, bint float32=True):
     """Run optimizer ``rule`` on ``keys[start:]`` in order, up to the first key it declines.
 
@@ -379,21 +379,32 @@ def update(str rule, list keys, Py_ssize_t start, params, grads, tuple states, d
     keys before it are updated, nothing of it is written, and the caller
     runs the reference's step for it, then calls again from the next key.
     ``states`` are the rule's per-key state dicts (Momentum and Nesterov
-    ``(v,)``, AdaGrad and RMSprop ``(h,)``, Adam ``(m, v)``, and ``v_max``
-    with ``AMSGRAD``); ``hyper`` maps the names of fastdl.optim (``lr``,
-    ``momentum``, ``decay_rate``, ``beta1``, ``beta2``, ``lr_t``,
-    ``weight_decay``) to numbers; ``options`` are ``OPTIONS`` bits
-    (0: the book's update); ``float32=False`` declines float32 keys.
+    ``[v]``, AdaGrad and RMSprop ``[h]``, Adam ``[m, v, v_max]``, ``v_max``
+    read only with ``AMSGRAD``); ``hyper`` maps the names of fastdl.optim
+    (``lr``, ``momentum``, ``decay_rate``, ``beta1``, ``beta2``, ``lr_t``,
+    ``weight_decay``) to numbers, absent ones are 0; ``options`` are
+    ``OPTIONS`` bits (0: the book's update); ``float32=False`` declines
+    float32 keys.
     """
     cdef Hyper h
     memset(&h, 0, sizeof(Hyper))
-    h.lr = hyper.get("lr", 0.0)
-    h.momentum = hyper.get("momentum", 0.0)
-    h.decay_rate = hyper.get("decay_rate", 0.0)
-    h.beta1 = hyper.get("beta1", 0.0)
-    h.beta2 = hyper.get("beta2", 0.0)
-    h.lr_t = hyper.get("lr_t", 0.0)
-    h.weight_decay = hyper.get("weight_decay", 0.0)
+    for name, value in hyper.items():
+        if name == "lr":
+            h.lr = value
+        elif name == "momentum":
+            h.momentum = value
+        elif name == "decay_rate":
+            h.decay_rate = value
+        elif name == "beta1":
+            h.beta1 = value
+        elif name == "beta2":
+            h.beta2 = value
+        elif name == "lr_t":
+            h.lr_t = value
+        elif name == "weight_decay":
+            h.weight_decay = value
     h.options = options
     h.float32 = float32
-    return drive(RULES[rule], keys, start, params, grads, states, &h)
+    cdef Rule r = RULES[rule]
+    cdef tuple used = tuple(states[:2] if r == ADAM and not options & AMSGRAD else states)
+    return drive(r, keys, start, params, grads, used, &h)
