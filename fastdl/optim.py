@@ -64,11 +64,11 @@ class _KernelOptimizer:
         weight decay is added).
     """
 
-    _rule = "sgd"           # the kernel's name for this optimizer
-    _hyper = ("lr",)        # hyper-parameters the kernel rounds to the array's dtype
-    _saved = ()             # other attributes state_dict saves
-    _state = ()             # per-key state dicts, in the kernel's order
-    _options = ("weight_decay", "decoupled", "maximize")
+    _rule = "sgd"                       # the kernel's name for this optimizer
+    _hyper: tuple[str, ...] = ("lr",)   # hyper-parameters the kernel rounds to the array's dtype
+    _saved: tuple[str, ...] = ()        # other attributes state_dict saves
+    _state: tuple[str, ...] = ()        # per-key state dicts, in the kernel's order
+    _options: tuple[str, ...] = ("weight_decay", "decoupled", "maximize")
 
     def update(self, params: Params, grads: Params) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys)."""
