@@ -11,14 +11,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from fastdl.chapter import (
-    batchnorm,
-    dropout,
-    gradcheck,
-    init_histograms,
-    init_weights,
-    optimizers,
-    paths,
-    weight_decay,
+    batchnorm, dropout, gradcheck, init_histograms, init_weights, optimizers, paths, weight_decay,
 )
 from fastdl.chapter.backends import get_backend
 from fastdl.chapter.runner import run_experiment

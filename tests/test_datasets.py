@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastdl.datasets import DatasetError, DownloadError, load_mnist, load_mnist_with_source, mnist, read_idx
+from fastdl.datasets import DatasetError, DownloadError, load_mnist, load_mnist_with_source, read_idx
+from fastdl.datasets import mnist
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

@@ -3,16 +3,8 @@ import numpy as np
 import pytest
 
 from fastdl.reference import (
-    Affine,
-    BatchNormalization,
-    Dropout,
-    Relu,
-    Sigmoid,
-    SoftmaxWithLoss,
-    cross_entropy_error,
-    relu,
-    sigmoid,
-    softmax,
+    Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
+    cross_entropy_error, relu, sigmoid, softmax,
 )
 
 

@@ -3,11 +3,7 @@ import numpy as np
 import pytest
 
 from fastdl.reference import (
-    MultiLayerNet,
-    MultiLayerNetExtend,
-    Trainer,
-    numerical_gradient,
-    shuffle_dataset,
+    MultiLayerNet, MultiLayerNetExtend, Trainer, numerical_gradient, shuffle_dataset,
 )
 from fastdl.reference.nets import init_scale
 from fastdl.reference.optim import NAMES

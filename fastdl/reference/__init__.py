@@ -5,19 +5,11 @@ Pure Python and NumPy; nothing here imports compiled code. The semantics
 ``docs/SPEC.md``.
 """
 from fastdl.reference.functions import (
-    cross_entropy_error,
-    relu,
-    sigmoid,
-    softmax,
+    cross_entropy_error, relu, sigmoid, softmax,
 )
 from fastdl.reference.gradient import numerical_gradient
 from fastdl.reference.layers import (
-    Affine,
-    BatchNormalization,
-    Dropout,
-    Relu,
-    Sigmoid,
-    SoftmaxWithLoss,
+    Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
 )
 from fastdl.reference.nets import MultiLayerNet, MultiLayerNetExtend
 from fastdl.reference.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
