@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import fastdl
+from fastdl import _backend
 
 _rows = []  # (benchmark name, median seconds, bytes read and written)
 _probes = []  # bandwidths measured, bytes per second
@@ -75,6 +76,15 @@ def head_to_head():
     def record(group, medians, n_bytes):
         _head_to_head.append((group, medians, n_bytes))
     return record
+
+
+def pytest_sessionstart(session):
+    """Stop at once if fastdl runs without its kernels: its timings would be the reference's."""
+    if _backend.missing:
+        pytest.exit(f"fastdl imported from {fastdl.__path__[0]} lacks compiled kernels "
+                    f"({', '.join(sorted(_backend.missing))}): build them in place, or run the "
+                    "installed package with `pytest bench/...` (`python -m pytest` puts the "
+                    "current folder first on sys.path)", returncode=1)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -8,7 +8,7 @@ def main():
         from fastdl.chapter.cli import main as chapter_main
     except ModuleNotFoundError as exc:
         print(f"fastdl: error: the experiments need the 'chapter' extra ({exc}); "
-              "install it with: pip install 'fastdl[chapter]'", file=sys.stderr)
+              "install it with: pip install 'fastdl-scratch[chapter]'", file=sys.stderr)
         return 1
     return chapter_main()
 
