@@ -9,7 +9,14 @@ default) or any ``concurrent.futures``-style executor, e.g. a Dask
 ``distributed.Client(...).get_executor()``. Workers must not run two trials at
 once in one process (the global stream is shared): use processes, or one
 thread per worker.
+
+The default pool starts its workers with ``forkserver`` (``spawn`` where
+there is none), never a plain ``fork``: a child forked from a process whose
+OpenMP threads have run can hang in libgomp. Its workers ignore Ctrl-C; the
+parent cancels the queued trials and ends the workers at once.
 """
+import multiprocessing
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -24,6 +31,7 @@ from fastdl.chapter.progress import progress
 NAME = "search"
 TITLE = "Random search of lr and weight decay: best trials (validation solid, train dashed)"
 NEEDS_MNIST = True
+RUNS_TRIALS = True
 SETTINGS = {
     "quick": {"train_size": 500, "validation_rate": 0.2, "hidden_size_list": [100] * 6,
               "batch_size": 100, "trials": 30, "epochs": 50,
@@ -118,16 +126,57 @@ def run_search(problem, trials, executor=None, workers=1):
     if executor is None and workers == 1:
         results = [train_trial(problem, trial) for trial in progress(trials, desc=desc)]
     elif executor is None:
-        with ProcessPoolExecutor(workers) as pool:
-            results = _collect(pool, problem, trials, desc)
+        pool = new_pool(workers, problem)
+        try:
+            results = _collect([pool.submit(_train_in_worker, trial) for trial in trials], desc)
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown()
     else:
-        results = _collect(executor, problem, trials, desc)
+        results = _collect([executor.submit(train_trial, problem, trial) for trial in trials], desc)
     return sorted(results, key=lambda r: (-r["val_acc"][-1], r["index"]))
 
 
-def _collect(executor, problem, trials, desc):
-    futures = [executor.submit(train_trial, problem, trial) for trial in trials]
-    return [future.result() for future in progress(futures, desc=desc)]
+def new_pool(workers, problem):
+    """A process pool safe with OpenMP (no plain fork); each worker receives ``problem`` once and ignores Ctrl-C."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(problem,))
+
+
+def stop_pool(pool):
+    """Cancel the queued trials and end the running ones now (``shutdown`` would wait for them)."""
+    # Python 3.14 has pool.terminate_workers(); before it, the processes are only in _processes,
+    # which shutdown() clears.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=1)
+
+
+_worker_problem = None
+
+
+def _start_worker(problem):
+    global _worker_problem
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_problem = problem
+
+
+def _train_in_worker(trial):
+    return train_trial(_worker_problem, trial)
+
+
+def _collect(futures, desc):
+    try:
+        return [future.result() for future in progress(futures, desc=desc)]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def split_validation(x, t, validation_rate):
