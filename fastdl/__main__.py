@@ -11,6 +11,9 @@ def main():
         print(f"fastdl: error: the experiments need the 'chapter' extra ({exc}); "
               f"install it with: pip install '{DISTRIBUTION}[chapter]'", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("fastdl: interrupted", file=sys.stderr)
+        return 130
     return chapter_main()
 
 

@@ -247,3 +247,10 @@ def test_real_mnist_test_set_from_shared():
 def _unpack(loaded):
     (train, test), source = loaded
     return train, test, source
+
+
+def test_an_empty_test_set_gives_empty_arrays(tmp_path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    (x_train, _), (x_test, _) = load_mnist(source="dir", data_dir=tmp_path, verbose=False)
+    assert x_train.shape == x_test.shape == (0, 784)

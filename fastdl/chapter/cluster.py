@@ -17,6 +17,7 @@ import threading
 from contextlib import contextmanager, suppress
 
 from fastdl.chapter import DISTRIBUTION
+from fastdl.chapter.search import sigint_deferred
 
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
@@ -45,27 +46,41 @@ def search_executor(address, workers):
         from distributed import Client, LocalCluster
     except ImportError:
         raise ClusterError(f"--dask needs Dask: pip install '{DISTRIBUTION}[dask]'") from None
-    if address == "local":
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                              "distributed.worker.preload": [__name__]}):
+    if address != "local":
+        client = _connect(Client, address)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close(timeout=CLOSE_TIMEOUT)
+        return
+    cluster = client = None
+    try:
+        # A Ctrl-C in the middle of starting the cluster can crash the interpreter: deliver it after.
+        with sigint_deferred(), dask.config.set({
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.worker.preload": [__name__]}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
                                    silence_logs=logging.ERROR)
-        client = Client(cluster)
-        local_pids = client.run(os.getpid).values()
-    else:
-        cluster, client, local_pids = None, _connect(Client, address), ()
-    try:
+            client = Client(cluster)
         yield client.get_executor()
     except BaseException:
-        # Interrupted or failed: a graceful close would wait for the running trials.
-        for pid in local_pids:
-            with suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        if cluster is not None:
+            _kill_workers(cluster)
         raise
     finally:
-        client.close(timeout=CLOSE_TIMEOUT)
+        if client is not None:
+            client.close(timeout=CLOSE_TIMEOUT)
         if cluster is not None:
             cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+def _kill_workers(cluster):
+    """End a local cluster's workers now: a graceful close would wait for the running trials."""
+    for nanny in cluster.workers.values():
+        nanny.close_gracefully()  # tells the nanny not to start a new worker when this one dies
+        if nanny.pid is not None:
+            with suppress(OSError):
+                os.kill(nanny.pid, signal.SIGKILL)
 
 
 def _connect(client_class, address):

@@ -12,12 +12,15 @@ thread per worker.
 
 The default pool starts its workers with ``forkserver`` (``spawn`` where
 there is none), never a plain ``fork``: a child forked from a process whose
-OpenMP threads have run can hang in libgomp. Its workers ignore Ctrl-C; the
-parent cancels the queued trials and ends the workers at once.
+OpenMP threads have run can hang in libgomp. Its workers start with Ctrl-C
+blocked and ignore it; the parent cancels the queued trials and ends the
+workers at once.
 """
 import multiprocessing
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,7 +131,9 @@ def run_search(problem, trials, executor=None, workers=1):
     elif executor is None:
         pool = new_pool(workers, problem)
         try:
-            results = _collect([pool.submit(_train_in_worker, trial) for trial in trials], desc)
+            with sigint_deferred():
+                futures = [pool.submit(_train_in_worker, trial) for trial in trials]
+            results = _collect(futures, desc)
         except BaseException:
             stop_pool(pool)
             raise
@@ -140,8 +145,12 @@ def run_search(problem, trials, executor=None, workers=1):
 
 def new_pool(workers, problem):
     """A process pool safe with OpenMP (no plain fork); each worker receives ``problem`` once and ignores Ctrl-C."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # Imported once in the server, not in every worker: a worker then starts at once.
+        context.set_forkserver_preload([__name__])
+    else:
+        context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(problem,))
 
 
@@ -155,6 +164,32 @@ def stop_pool(pool):
         process.terminate()
     for process in processes:
         process.join(timeout=1)
+
+
+@contextmanager
+def sigint_deferred():
+    """Hold back Ctrl-C while this thread starts processes; one that came is delivered at the end.
+
+    A KeyboardInterrupt in the middle of starting a process could leave that
+    process running unseen. Processes started meanwhile from this thread also
+    inherit the blocked signal, so a Ctrl-C sent to the whole process group
+    reaches only this process, which stops them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    can_block = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can_block else None
+    try:
+        yield
+    finally:
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 _worker_problem = None

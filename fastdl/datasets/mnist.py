@@ -176,7 +176,7 @@ def _format_images(images, normalize, flatten):
         images = images.astype(np.float32)
         images /= 255.0
     if flatten:
-        return images.reshape(len(images), -1)
+        return images.reshape(len(images), 28 * 28)
     return images.reshape(len(images), 1, 28, 28)
 
 
