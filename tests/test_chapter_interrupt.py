@@ -49,7 +49,7 @@ def interrupt(process):
     finally:
         process.kill()
     seconds = time.monotonic() - start
-    gone, alive = psutil.wait_procs(children, timeout=3)
+    _, alive = psutil.wait_procs(children, timeout=3)
     for child in alive:
         child.kill()
     return process.returncode, seconds, err, children, alive
