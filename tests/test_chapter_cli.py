@@ -202,3 +202,18 @@ def test_unreachable_dask_scheduler_is_one_line_and_exit_1(address, silent_port,
     err = capsys.readouterr().err
     assert err.startswith("fastdl: error: cannot reach a Dask scheduler") and err.count("\n") == 1
     assert cluster.CONNECT_TIMEOUT <= 10
+
+
+def test_a_failed_source_is_a_one_line_warning(tmp_path, monkeypatch, capsys):
+    """Cached files that fail their checksum are replaced by a download, said in one line."""
+    monkeypatch.delenv(mnist.ENV_DIR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    test_set = {name: sha for name, sha in mnist.SHA256.items() if name.startswith("t10k")}
+    monkeypatch.setattr(mnist, "SHA256", test_set)  # a mirror of the test set only
+    monkeypatch.setattr(mnist, "MIRRORS", (mnist.EMBEDDED_DIR.as_uri() + "/",))
+    mnist.cache_dir().mkdir(parents=True)
+    for name in test_set:
+        (mnist.cache_dir() / name).write_bytes(b"damaged")
+    assert cli.main(["gradcheck", "--data", "mnist", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("fastdl: warning: MNIST: ") and "does not match" in err and err.count("\n") == 1

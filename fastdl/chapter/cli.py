@@ -9,11 +9,14 @@ import os
 import re
 import shlex
 import sys
+import warnings
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 import fastdl
+from fastdl.chapter import DISTRIBUTION
 from fastdl.chapter.cluster import ClusterError, search_executor
 from fastdl.chapter.data import load_chapter_data
 from fastdl.chapter.report import write_report
@@ -132,6 +135,12 @@ def build_parser():
 def main(argv=None):
     """Entry point of ``fastdl`` and ``python -m fastdl``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args, argv)
+
+
+def _run(args, argv):
     names = list(EXPERIMENTS) if args.command == "all" else [args.command]
     records, data, status = [], None, 0
     try:
@@ -156,6 +165,13 @@ def main(argv=None):
         return _fail(exc)
     except OSError as exc:
         return _fail(f"cannot write the results: {exc}")
+    except BrokenExecutor as exc:
+        return _fail(f"a search worker stopped unexpectedly (out of memory?): {exc}")
+    except ModuleNotFoundError as exc:
+        if not getattr(args, "dask", None):
+            raise
+        return _fail(f"a Dask worker cannot import {exc.name!r}: install "
+                     f"'{DISTRIBUTION}[chapter]=={fastdl.__version__}' on every worker")
     if args.command == "all":
         command = "fastdl " + shlex.join(sys.argv[1:] if argv is None else argv)
         try:
@@ -176,6 +192,11 @@ def _write_report(records, names, n_backends, out_dir, command, data):
     unfinished = [name for name in names if runs.get(name, 0) < n_backends]
     report = write_report(finished, out_dir, command, data.source if data is not None else None, unfinished)
     print(f"report: {report}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning (e.g. a data source that failed and was replaced) as one line."""
+    print(f"fastdl: warning: {message}", file=sys.stderr)
 
 
 def _fail(message):
