@@ -74,6 +74,21 @@ def test_ctrl_c_during_the_search(tmp_path, options, delay):
         assert len(children) >= 2
 
 
+def test_sigterm_to_the_command_alone_stops_its_workers(tmp_path):
+    """``kill PID`` or ``timeout``: left the forkserver and the pool's workers behind, waiting forever."""
+    process = start_fastdl(["search", "--workers", "2", "--out", str(tmp_path)], tmp_path)
+    wait_for_line(process, "MNIST:")
+    time.sleep(4)
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    _, alive = psutil.wait_procs(children, timeout=3)
+    for child in alive:
+        child.kill()
+    assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err
+    assert len(children) >= 2 and not alive
+
+
 def test_ctrl_c_during_all_still_writes_the_report(tmp_path):
     process = start_fastdl(["all", "--workers", "1", "--out", str(tmp_path)], tmp_path)
     wait_for_line(process, "paths [fastdl]")

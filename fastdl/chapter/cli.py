@@ -8,9 +8,12 @@ import argparse
 import os
 import re
 import shlex
+import signal
 import sys
+import threading
 import warnings
 from concurrent.futures import BrokenExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -31,6 +34,7 @@ uses the book's settings. Options may come before or after the experiment."""
 OFFLINE_HINT = ("offline? use --data DIR (a folder of MNIST IDX files), set $FASTDL_MNIST_DIR, "
                 "or use --data embedded (the 10,000-image test set shipped with fastdl)")
 INTERRUPTED = 130
+TERMINATED = 128 + signal.SIGTERM
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,9 +139,26 @@ def build_parser():
 def main(argv=None):
     """Entry point of ``fastdl`` and ``python -m fastdl``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _terminate_cleanly():
         warnings.showwarning = _show_warning
         return _run(args, argv)
+
+
+@contextmanager
+def _terminate_cleanly():
+    """SIGTERM (``kill``, ``timeout``) unwinds like Ctrl-C, so the search's workers are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame):
+    raise SystemExit(TERMINATED)
 
 
 def _run(args, argv):

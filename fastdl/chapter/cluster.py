@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager, suppress
 
 from fastdl.chapter import DISTRIBUTION
-from fastdl.chapter.search import sigint_deferred
+from fastdl.chapter.search import signals_deferred
 
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
@@ -55,8 +55,8 @@ def search_executor(address, workers):
         return
     cluster = client = None
     try:
-        # A Ctrl-C in the middle of starting the cluster can crash the interpreter: deliver it after.
-        with sigint_deferred(), dask.config.set({
+        # A Ctrl-C in the middle of starting the cluster can crash the interpreter: it comes after.
+        with signals_deferred(), dask.config.set({
                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                 "distributed.worker.preload": [__name__]}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,

@@ -13,8 +13,8 @@ thread per worker.
 The default pool starts its workers with ``forkserver`` (``spawn`` where
 there is none), never a plain ``fork``: a child forked from a process whose
 OpenMP threads have run can hang in libgomp. Its workers start with Ctrl-C
-blocked and ignore it; the parent cancels the queued trials and ends the
-workers at once.
+blocked and ignore it; on Ctrl-C (or any exception) the parent cancels the
+queued trials and ends the workers at once.
 """
 import multiprocessing
 import signal
@@ -131,7 +131,7 @@ def run_search(problem, trials, executor=None, workers=1):
     elif executor is None:
         pool = new_pool(workers, problem)
         try:
-            with sigint_deferred():
+            with signals_deferred():
                 futures = [pool.submit(_train_in_worker, trial) for trial in trials]
             results = _collect(futures, desc)
         except BaseException:
@@ -161,25 +161,26 @@ def stop_pool(pool):
     processes = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
-        process.terminate()
+        process.kill()
     for process in processes:
         process.join(timeout=1)
 
 
 @contextmanager
-def sigint_deferred():
-    """Hold back Ctrl-C while this thread starts processes; one that came is delivered at the end.
+def signals_deferred():
+    """Hold back Ctrl-C and SIGTERM while this thread starts processes; deliver any that came at the end.
 
-    A KeyboardInterrupt in the middle of starting a process could leave that
+    Their exception in the middle of starting a process could leave that
     process running unseen. Processes started meanwhile from this thread also
-    inherit the blocked signal, so a Ctrl-C sent to the whole process group
+    inherit a blocked SIGINT, so a Ctrl-C sent to the whole process group
     reaches only this process, which stops them.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    held = (signal.SIGINT, signal.SIGTERM)
     received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in held}
     can_block = hasattr(signal, "pthread_sigmask")
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can_block else None
     try:
@@ -187,9 +188,11 @@ def sigint_deferred():
     finally:
         if can_block:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, previous)
-        if received and callable(previous):
-            previous(signal.SIGINT, None)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            if callable(previous[signum]):
+                previous[signum](signum, None)
 
 
 _worker_problem = None
