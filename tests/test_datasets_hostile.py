@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +229,26 @@ def test_malformed_checksum_list_is_a_dataset_error(tmp_path, sums):
     (tmp_path / "SHA256SUMS").write_bytes(sums.encode("latin-1"))
     with pytest.raises(DatasetError, match="SHA256SUMS"):
         load_mnist(source="dir", data_dir=tmp_path, verbose=False)
+
+
+def test_out_of_memory_is_a_dataset_error(tmp_path):
+    """A header declaring 512 MiB of real data, read under a 400 MiB address-space limit."""
+    resource = pytest.importorskip("resource")
+    path = tmp_path / IMAGES
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    with open(path, "wb") as file:
+        file.write(compressor.compress(idx_header(0x08, (512, 1024, 1024))))
+        file.writelines(compressor.compress(bytes(1 << 20)) for _ in range(512))
+        file.write(compressor.flush())
+    script = (
+        "import resource, sys\n"
+        "from fastdl.datasets import DatasetError, read_idx\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + (400 << 20), hard))\n"
+        "try:\n    read_idx(sys.argv[1])\nexcept DatasetError as exc:\n    print(exc)\n"
+    )
+    if not hasattr(resource, "RLIMIT_AS") or not Path("/proc/self/statm").exists():
+        pytest.skip("needs RLIMIT_AS and /proc")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    assert "not enough memory" in done.stdout, done.stderr

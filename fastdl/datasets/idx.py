@@ -46,7 +46,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     ------
     DatasetError
         If the file cannot be opened, the header is not IDX, the declared size
-        exceeds ``MAX_IDX_BYTES``, or the data is shorter or longer than declared.
+        exceeds ``MAX_IDX_BYTES`` or the memory available, or the data is
+        shorter or longer than declared.
     """
     try:
         with open(path, "rb") as raw_file:
@@ -61,6 +62,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                            "download the file again") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: not enough memory for the array its IDX header declares") from None
 
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
