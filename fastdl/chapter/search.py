@@ -9,8 +9,18 @@ default) or any ``concurrent.futures``-style executor, e.g. a Dask
 ``distributed.Client(...).get_executor()``. Workers must not run two trials at
 once in one process (the global stream is shared): use processes, or one
 thread per worker.
+
+The default pool starts its workers with ``forkserver`` (``spawn`` where
+there is none), never a plain ``fork``: a child forked from a process whose
+OpenMP threads have run can hang in libgomp. Its workers start with Ctrl-C
+blocked and ignore it; on Ctrl-C (or any exception) the parent cancels the
+queued trials and ends the workers at once.
 """
+import multiprocessing
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +34,7 @@ from fastdl.chapter.progress import progress
 NAME = "search"
 TITLE = "Random search of lr and weight decay: best trials (validation solid, train dashed)"
 NEEDS_MNIST = True
+RUNS_TRIALS = True
 SETTINGS = {
     "quick": {"train_size": 500, "validation_rate": 0.2, "hidden_size_list": [100] * 6,
               "batch_size": 100, "trials": 30, "epochs": 50,
@@ -118,16 +129,92 @@ def run_search(problem, trials, executor=None, workers=1):
     if executor is None and workers == 1:
         results = [train_trial(problem, trial) for trial in progress(trials, desc=desc)]
     elif executor is None:
-        with ProcessPoolExecutor(workers) as pool:
-            results = _collect(pool, problem, trials, desc)
+        pool = new_pool(workers, problem)
+        try:
+            with signals_deferred():
+                futures = [pool.submit(_train_in_worker, trial) for trial in trials]
+            results = _collect(futures, desc)
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown()
     else:
-        results = _collect(executor, problem, trials, desc)
+        results = _collect([executor.submit(train_trial, problem, trial) for trial in trials], desc)
     return sorted(results, key=lambda r: (-r["val_acc"][-1], r["index"]))
 
 
-def _collect(executor, problem, trials, desc):
-    futures = [executor.submit(train_trial, problem, trial) for trial in trials]
-    return [future.result() for future in progress(futures, desc=desc)]
+def new_pool(workers, problem):
+    """A process pool safe with OpenMP (no plain fork); each worker receives ``problem`` once and ignores Ctrl-C."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # Imported once in the server, not in every worker: a worker then starts at once.
+        context.set_forkserver_preload([__name__])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(problem,))
+
+
+def stop_pool(pool):
+    """Cancel the queued trials and end the running ones now (``shutdown`` would wait for them)."""
+    # Python 3.14 has pool.terminate_workers(); before it, the processes are only in _processes,
+    # which shutdown() clears.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join(timeout=1)
+
+
+@contextmanager
+def signals_deferred():
+    """Hold back Ctrl-C and SIGTERM while this thread starts processes; deliver any that came at the end.
+
+    Their exception in the middle of starting a process could leave that
+    process running unseen. Processes started meanwhile from this thread also
+    inherit a blocked SIGINT, so a Ctrl-C sent to the whole process group
+    reaches only this process, which stops them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = (signal.SIGINT, signal.SIGTERM)
+    received = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in held}
+    can_block = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can_block else None
+    try:
+        yield
+    finally:
+        if can_block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            if callable(previous[signum]):
+                previous[signum](signum, None)
+
+
+_worker_problem = None
+
+
+def _start_worker(problem):
+    global _worker_problem
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_problem = problem
+
+
+def _train_in_worker(trial):
+    return train_trial(_worker_problem, trial)
+
+
+def _collect(futures, desc):
+    try:
+        return [future.result() for future in progress(futures, desc=desc)]
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def split_validation(x, t, validation_rate):

