@@ -33,7 +33,8 @@
 # Threads: above THREAD_THRESHOLD elements, images are split across OpenMP
 # threads; each thread writes whole images and nothing is reduced across
 # images, so results do not depend on the thread count (db is summed per
-# column, each column by one thread, over all images in order).
+# column, each column by one thread, over all images in order). A forked
+# child process runs on one thread.
 #
 # The `def` wrappers check types, layouts and shapes again (cheaply);
 # fastdl/layers.py and fastdl/util.py decide what reaches them.
@@ -43,6 +44,8 @@ from libc.stdint cimport uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
+
+import os
 
 import numpy as np
 
@@ -75,8 +78,22 @@ ctypedef fused source_t:
 DEF TILE = 16
 
 
+# GNU OpenMP's thread pool does not survive fork(): a child process that
+# enters a parallel region the parent had used waits forever. Children run
+# every kernel on their own thread.
+cdef bint in_forked_child = False
+
+
+def _after_fork_in_child():
+    global in_forked_child
+    in_forked_child = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
-    if elements < thread_threshold or images < 2:
+    if in_forked_child or elements < thread_threshold or images < 2:
         return 1
     return <int>min(<Py_ssize_t>conv_max_threads(), images)
 
