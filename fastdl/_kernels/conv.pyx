@@ -11,9 +11,11 @@
 #   then x, ascending, from +0.0. For one pixel, ascending (y, x) is
 #   descending (oy, ox) (oy*stride + y is the pixel's row), so the loop walks
 #   the rows of `col` from the last to the first, reading each row once, in
-#   order. It writes into an image padded as the reference's is and returns
-#   the same view of it: NumPy sums and multiplies arrays of other layouts
-#   in other orders, so the gradients flowing back keep the reference's.
+#   order. Each image is folded into a padded image as the reference's
+#   (a thread's scratch, then copied out), so no window needs bounds checks.
+#   The result is C-ordered, except where NumPy would round later sums and
+#   products differently for the reference's layout (see
+#   reference_layout_matters): then it is the reference's padded view.
 # - Convolution's output `np.dot(col, col_W) + b` reshaped (N, OH, OW, FN)
 #   and transposed to (N, FN, OH, OW) is one transposing pass with the bias
 #   add; its backward's (N*OH*OW, FN) `dout` is one transposing pass, and
@@ -26,9 +28,9 @@
 #   np.max's choice of sign depends on its SIMD code, so the kernel reports
 #   it and the caller runs the reference. Backward adds each `dout` value into
 #   the pixel of its window's maximum, windows in descending (oy, ox) order
-#   (the reference's per-pixel order, as in col2im), in the reference's
-#   padded image; the zeros the reference adds elsewhere change no bits
-#   (every pixel starts at +0.0, so none is ever -0.0).
+#   (the reference's per-pixel order, as in col2im), folded as col2im folds;
+#   the zeros the reference adds elsewhere change no bits (every pixel
+#   starts at +0.0, so none is ever -0.0).
 #
 # Threads: above THREAD_THRESHOLD elements, images are split across OpenMP
 # threads; each thread writes whole images and nothing is reduced across
@@ -225,19 +227,45 @@ cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image
                 dst[g.offsets[k]] += row[k]           # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
 
 
-cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
-                       double* img,             # OUT (N, C, HP, WP)
-                       Py_ssize_t N, const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image = g.C * g.HP * g.WP
+cdef void copy_interior(const double* padded,      # IN  (C, HP, WP)
+                        double* img,                # OUT (C, H, W)
+                        const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, iy
+    for c in range(g.C):
+        for iy in range(g.H):
+            memcpy(img + (c * g.H + iy) * g.W, padded + (c * g.HP + iy + g.pad) * g.WP + g.pad,
+                   g.W * sizeof(double))            # img[:, :, pad:H + pad, pad:W + pad]
+
+
+cdef inline double* fold_into(double* out, double* scratch, Py_ssize_t n, int thread,
+                              bint padded_out, const Geometry* g) noexcept nogil:
+    """Where image n is folded: its block of the padded output, or the thread's scratch."""
+    if padded_out:
+        return out + n * g.C * g.HP * g.WP
+    return scratch + thread * g.C * g.HP * g.WP
+
+
+cdef void col2im_one(const double* col, double* out, double* scratch, Py_ssize_t n, int thread,
+                     bint padded_out, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
-    cdef int n_threads = threads_for(N * rows, N)
+    cdef double* img = fold_into(out, scratch, n, thread, padded_out, g)
+    col2im_image(col + n * rows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
+                       double* out,             # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                       double* scratch,         # (threads, C, HP, WP) unless padded_out
+                       bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.OH * g.OW * g.C * g.FH * g.FW, N)
     if n_threads == 1:
         for n in range(N):
-            col2im_image(col + n * rows, img + n * image, g)
+            col2im_one(col, out, scratch, n, 0, padded_out, g)
         return
     for n in prange(N, num_threads=n_threads, schedule="static"):
-        col2im_image(col + n * rows, img + n * image, g)
+        col2im_one(col, out, scratch, n, omp_get_thread_num(), padded_out, g)
 
 
 # ---- Convolution's transposes -----------------------------------------------------
@@ -382,18 +410,28 @@ cdef void pool_backward_image(const double* dout,            # IN  (C, OH, OW) o
                     dout[(c * g.OH + oy) * g.OW + ox]
 
 
-cdef void pool_backward_batch(const double* dout, const cnp.npy_intp* arg_max, double* dx,
-                              Py_ssize_t N, const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image = g.C * g.HP * g.WP
+cdef void pool_backward_one(const double* dout, const cnp.npy_intp* arg_max, double* out, double* scratch,
+                            Py_ssize_t n, int thread, bint padded_out, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t windows = g.C * g.OH * g.OW
-    cdef int n_threads = threads_for(N * image, N)
+    cdef double* img = fold_into(out, scratch, n, thread, padded_out, g)
+    pool_backward_image(dout + n * windows, arg_max + n * windows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void pool_backward_batch(const double* dout,            # IN  (N, C, OH, OW)
+                              const cnp.npy_intp* arg_max,   # IN  (N*OH*OW*C,)
+                              double* out,                   # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                              double* scratch,               # (threads, C, HP, WP) unless padded_out
+                              bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.C * g.HP * g.WP, N)
     if n_threads == 1:
         for n in range(N):
-            pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+            pool_backward_one(dout, arg_max, out, scratch, n, 0, padded_out, g)
         return
     for n in prange(N, num_threads=n_threads, schedule="static"):
-        pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+        pool_backward_one(dout, arg_max, out, scratch, n, omp_get_thread_num(), padded_out, g)
 
 
 # ---- the Python entry points ------------------------------------------------------
@@ -444,6 +482,29 @@ cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
     return offsets
 
 
+cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W) noexcept:
+    # Convolution.backward's `dout.transpose(0, 2, 3, 1).reshape(-1, FN)` is
+    # a view, whose sums and products NumPy rounds differently from a copy's,
+    # for a C-contiguous dout of one image, one channel or one pixel; for the
+    # reference's padded view it is a copy. Elsewhere no book layer sees a
+    # difference, and a C-ordered result is cheaper for the next ones (Relu).
+    return N == 1 or C == 1 or H * W == 1
+
+
+cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
+    """The result array of a fold (padded as the reference's, or not) and the threads' scratch."""
+    cdef cnp.npy_intp shape[4]
+    shape[0] = N
+    shape[1] = g.C
+    shape[2] = g.HP if padded_out else g.H
+    shape[3] = g.WP if padded_out else g.W
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0] = 0 if padded_out else min(<Py_ssize_t>conv_max_threads(), N)
+    shape[2] = g.HP
+    shape[3] = g.WP
+    return out, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+
+
 def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
     """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
 
@@ -475,20 +536,25 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
 
 def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
            Py_ssize_t stride, Py_ssize_t pad):
-    """The reference's ``col2im`` of float64 ``col``: the same view of the same padded image."""
+    """The reference's ``col2im`` of float64 ``col``.
+
+    A C-ordered array, or the reference's view of a padded image where the
+    layout can change later results (one image, one channel or one pixel).
+    """
     check_float64(col, 2, "col")
     cdef Py_ssize_t N, C, H, W
     N, C, H, W = input_shape
     cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
     if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
         raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
-    cdef cnp.npy_intp shape[4]
-    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
-    cdef cnp.ndarray img = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     cdef cnp.ndarray offsets = window_offsets(&g, C, True)
+    cdef cnp.ndarray img, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    img, scratch = fold_arrays(&g, N, padded_out)
     with nogil:
-        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img), N, &g)
-    return img[:, :, pad:H + pad, pad:W + pad]
+        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img),
+                     <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return img[:, :, pad:H + pad, pad:W + pad] if padded_out else img
 
 
 def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
@@ -594,7 +660,7 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
 
 def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
                   Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
-    """The reference's max pooling ``dx``: the same view of the same padded float64 image.
+    """The reference's max pooling ``dx``, laid out as ``col2im``'s.
 
     ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
     array of the forward pass. None if an ``arg_max`` entry lies outside the
@@ -620,12 +686,13 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
                 break
     if not inside:
         return None
-    cdef cnp.npy_intp shape[4]
-    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
-    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray dx, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    dx, scratch = fold_arrays(&g, N, padded_out)
     with nogil:
-        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx), N, &g)
-    return dx[:, :, pad:H + pad, pad:W + pad]
+        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
+                            <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return dx[:, :, pad:H + pad, pad:W + pad] if padded_out else dx
 
 
 def _set_thread_threshold(Py_ssize_t n):
