@@ -14,6 +14,7 @@ of the step, softmax runs once per step, and the network has no Sigmoid.
 """
 import math
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -31,12 +32,43 @@ _conv = _backend.load("conv")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # From CPython 3.14 the interpreter may leave stack references uncounted, so
 # sys.getrefcount can undercount and an array someone holds could look
-# unshared: BatchNormalization reuses its arrays only where counts are exact.
+# unshared: layers reuse their arrays only where counts are exact.
 _EXACT_REFCOUNTS = sys.version_info < (3, 14)
 # Below this size a fresh array comes from malloc's heap without page
 # faults, and looking for a reusable one costs more than it saves.
 _REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
+
+
+def _spare(owner, name):
+    """``owner.<name>`` if it is an ndarray nothing else references (not even weakly), else None.
+
+    Overwriting such an array cannot be observed, and spares a fresh
+    allocation's page faults.
+    """
+    a = getattr(owner, name)
+    # References: the attribute, `a` and getrefcount's argument.
+    if _EXACT_REFCOUNTS and type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
+        return a
+    return None
+
+
+_scratch = threading.local()
+
+
+def _scratch_array(name, shape):
+    """A float64 C-ordered array of ``shape`` that only this thread uses, between two kernel calls.
+
+    For results that never leave a method (Convolution's matrix products
+    before their transposes and folds); one buffer per ``name`` and thread,
+    grown to the largest size asked, spares the page faults of fresh arrays.
+    """
+    size = math.prod(shape)
+    buffer = getattr(_scratch, name, None)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size)
+        setattr(_scratch, name, buffer)
+    return buffer[:size].reshape(shape)
 
 
 def _is_python_number(x):
@@ -225,15 +257,9 @@ class BatchNormalization(reference.BatchNormalization):
         fresh allocation, whose first touch costs a page fault per page.
         None (an empty tuple) for results of fewer than ``_REUSE_BYTES`` bytes.
         """
-        spare = []
-        if not _EXACT_REFCOUNTS or nbytes < _REUSE_BYTES:
+        if nbytes < _REUSE_BYTES:
             return ()
-        for name in names:
-            a = getattr(self, name)
-            # References: the attribute, `a` and getrefcount's argument.
-            if type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
-                spare.append(a)
-        return tuple(spare)
+        return tuple(a for a in (_spare(self, name) for name in names) if a is not None)
 
     def forward(self, x, train_flg=True):
         if type(x) is np.ndarray and x.ndim == 2 and not self.spatial and _batchnorm is not None:
@@ -398,17 +424,31 @@ class Convolution(reference.Convolution):
         if (_conv is None or image is None or self.W.dtype not in _SOURCE_DTYPES or type(b) is not np.ndarray
                 or b.dtype not in _SOURCE_DTYPES or b.shape != (FN,)):
             return super().forward(x)
-        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
-        col_W = self.W.reshape(FN, -1).T
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
-        # np.dot(col, col_W) is float64 for any float W; b converts exactly, as `+ b` does.
-        out = _conv.add_bias_transposed_output(np.dot(col, col_W), np.ascontiguousarray(b, dtype=np.float64),
-                                               out_h, out_w)
+        col = _conv.im2col(image, FH, FW, self.stride, self.pad,
+                           self._spare_col((x.shape[0] * out_h * out_w, C * FH * FW)))
+        col_W = self.W.reshape(FN, -1).T
+        # np.dot(col, col_W) is float64 for any float W; with a float64 W it
+        # is the same BLAS call whichever array receives it. b converts
+        # exactly, as `+ b` does.
+        if col_W.dtype == np.float64:
+            product = np.dot(col, col_W, out=_scratch_array("product", (col.shape[0], FN)))
+        else:
+            product = np.dot(col, col_W)
+        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w)
         self.x = x
         self.col = col
         self.col_W = col_W
         return out
+
+    def _spare_col(self, shape):
+        """The last ``col``, to be overwritten, if nothing else holds it and it has ``shape``."""
+        col = _spare(self, "col")
+        if (col is None or col.nbytes < _REUSE_BYTES or col.shape != shape or col.dtype != np.float64
+                or not col.flags.c_contiguous or not col.flags.writeable or col.base is not None):
+            return None
+        return col
 
     def _filter_shape(self):
         W = self.W
@@ -419,7 +459,11 @@ class Convolution(reference.Convolution):
     def backward(self, dout):
         flat = self._weight_gradients(dout)
         FH, FW = self.W.shape[2:]
-        dcol = np.dot(flat, self.col_W.T)
+        if flat.dtype == np.float64 and self.col_W.dtype == np.float64 and flat.flags.c_contiguous:
+            # The same BLAS call as the reference's, into a buffer col2im reads once.
+            dcol = np.dot(flat, self.col_W.T, out=_scratch_array("dcol", (flat.shape[0], self.col_W.shape[0])))
+        else:
+            dcol = np.dot(flat, self.col_W.T)
         return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
     def backward_weights(self, dout):
@@ -442,7 +486,7 @@ class Convolution(reference.Convolution):
         # multiplies in another order): the kernel stands in for the copy only.
         if (_conv is not None and type(dout) is np.ndarray and dout.dtype == np.float64
                 and dout.flags.c_contiguous and N >= 2 and FN >= 2 and expected[2] * expected[3] >= 2):
-            flat, self.db = _conv.flatten_output_gradient(dout, True)
+            flat, self.db = _conv.flatten_output_gradient(dout, _scratch_array("flat", (dout.size // FN, FN)))
         else:
             flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
             self.db = np.sum(flat, axis=0)

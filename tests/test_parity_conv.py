@@ -305,3 +305,18 @@ def test_fast_simple_convnet_gradient_check():
     for key in grad_num:
         # Central differences across a ReLU kink or a pooling tie miss by ~1e-6.
         assert np.abs(grad[key] - grad_num[key]).mean() < 1e-5, key
+
+
+@needs_kernels
+def test_col_is_overwritten_only_when_nothing_else_holds_it():
+    x = np.random.default_rng(0).random((16, 4, 20, 20))  # col of 1.5 MB
+    layer = layers.Convolution(np.ones((2, 4, 3, 3)), np.zeros(2))
+    layer.forward(x)
+    address = layer.col.ctypes.data
+    layer.forward(x + 1)
+    assert layer.col.ctypes.data == address  # reused: nobody else could see it
+    held = layer.col
+    kept = held.copy()
+    layer.forward(x + 2)
+    assert layer.col is not held and np.array_equal(held, kept)
+    assert same(layer.col, reference.im2col(x + 2, 3, 3))

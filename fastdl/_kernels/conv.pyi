@@ -5,6 +5,7 @@ THREAD_THRESHOLD: int
 
 def im2col(
     x: npt.NDArray[np.floating], filter_h: int, filter_w: int, stride: int, pad: int,
+    out: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def col2im(
     col: npt.NDArray[np.float64], input_shape: tuple[int, int, int, int],
@@ -14,8 +15,8 @@ def add_bias_transposed_output(
     prod: npt.NDArray[np.float64], b: npt.NDArray[np.float64], out_h: int, out_w: int,
 ) -> npt.NDArray[np.float64]: ...
 def flatten_output_gradient(
-    dout: npt.NDArray[np.float64], column_sums: bool,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]: ...
+    dout: npt.NDArray[np.float64], out: npt.NDArray[np.float64] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def pool_forward(
     x: npt.NDArray[np.floating], pool_h: int, pool_w: int, stride: int, pad: int,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]] | None: ...

@@ -284,13 +284,24 @@ cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's ro
 
 cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
                           double* flat,           # OUT (P, FN)
+                          double* sums,           # IN/OUT (FN,) running column sums, or NULL
                           Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
     cdef Py_ssize_t p0, p, f, p_end
-    for p0 in range(0, P, TILE):
-        p_end = min(p0 + TILE, P)
+    cdef double v
+    if sums == NULL:
+        for p0 in range(0, P, TILE):
+            p_end = min(p0 + TILE, P)
+            for f in range(FN):
+                for p in range(p0, p_end):
+                    flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        return
+    # Row by row: each column's sum in row order (n, then p), and
+    # consecutive additions go to different columns (no dependency chain).
+    for p in range(P):
         for f in range(FN):
-            for p in range(p0, p_end):
-                flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+            v = dout[f * P + p]
+            flat[p * FN + f] = v
+            sums[f] = sums[f] + v                     # np.sum(dout, axis=0)
 
 
 cdef void column_sum(const double* dout,          # IN  (N, FN, P)
@@ -398,22 +409,45 @@ cdef void pool_backward_image(const double* dout,            # IN  (C, OH, OW) o
                               const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
                               double* dx,                    # OUT (C, HP, WP) padded, as the reference's
                               const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t c, oy, ox, k
+    cdef Py_ssize_t c, oy, ox
     memset(dx, 0, g.C * g.HP * g.WP * sizeof(double))
     for c in range(g.C):
         # Descending (oy, ox): the reference's order of additions per pixel.
         for oy in range(g.OH - 1, -1, -1):
             for ox in range(g.OW - 1, -1, -1):
-                k = arg_max[(oy * g.OW + ox) * g.C + c]
                 # dmax[rows, arg_max] = dout; col2im(dmax, ...)
-                dx[(c * g.HP + oy * g.stride + k // g.FW) * g.WP + ox * g.stride + k % g.FW] += \
-                    dout[(c * g.OH + oy) * g.OW + ox]
+                dx[(c * g.HP + oy * g.stride) * g.WP + ox * g.stride + g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] \
+                    += dout[(c * g.OH + oy) * g.OW + ox]
+
+
+cdef inline bint windows_tile(const Geometry* g, bint padded_out) noexcept nogil:
+    """Whether the windows tile the unpadded result (stride = window, no pad): one window per pixel."""
+    return not padded_out and g.stride == g.FH and g.stride == g.FW and g.pad == 0
+
+
+cdef void pool_backward_tiled_image(const double* dout,            # IN  (C, OH, OW) one image
+                                    const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
+                                    double* dx,                    # OUT (C, H, W)
+                                    const Geometry* g) noexcept nogil:
+    # Each pixel has at most one window: 0.0 + dout at its maximum, else 0.0.
+    cdef Py_ssize_t c, oy, ox
+    cdef double* window
+    memset(dx, 0, g.C * g.H * g.W * sizeof(double))
+    for c in range(g.C):
+        for oy in range(g.OH):
+            for ox in range(g.OW):
+                window = dx + (c * g.H + oy * g.FH) * g.W + ox * g.FW
+                window[g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] = 0.0 + dout[(c * g.OH + oy) * g.OW + ox]
 
 
 cdef void pool_backward_one(const double* dout, const cnp.npy_intp* arg_max, double* out, double* scratch,
                             Py_ssize_t n, int thread, bint padded_out, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t windows = g.C * g.OH * g.OW
-    cdef double* img = fold_into(out, scratch, n, thread, padded_out, g)
+    cdef double* img
+    if windows_tile(g, padded_out):
+        pool_backward_tiled_image(dout + n * windows, arg_max + n * windows, out + n * g.C * g.H * g.W, g)
+        return
+    img = fold_into(out, scratch, n, thread, padded_out, g)
     pool_backward_image(dout + n * windows, arg_max + n * windows, img, g)
     if not padded_out:
         copy_interior(img, out + n * g.C * g.H * g.W, g)
@@ -505,10 +539,13 @@ cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
     return out, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
 
 
-def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
+def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad,
+           cnp.ndarray out=None):
     """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
 
-    C-ordered, or Fortran-ordered for one image, as the reference's.
+    C-ordered, or Fortran-ordered for one image, as the reference's. For
+    two or more images it is written into ``out`` if given (a C-ordered
+    float64 array of that shape, that nothing else may read).
     """
     cdef int t = source_type(x, 4, "x")
     cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
@@ -517,16 +554,24 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     cdef cnp.npy_intp shape[2]
     shape[0] = N * g.OH * g.OW
     shape[1] = g.C * g.FH * g.FW
-    cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    cdef double* out = <double*>cnp.PyArray_DATA(col)
+    cdef cnp.ndarray col
+    if out is None or N == 1:
+        col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    else:
+        check_float64(out, 2, "out")
+        if (not cnp.PyArray_ISWRITEABLE(out) or cnp.PyArray_DIM(out, 0) != shape[0]
+                or cnp.PyArray_DIM(out, 1) != shape[1]):
+            raise ValueError("conv kernel: out must be a writeable (N*OH*OW, C*FH*FW) array")
+        col = out
+    cdef double* dst = <double*>cnp.PyArray_DATA(col)
     cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
     with nogil:
         if t == cnp.NPY_FLOAT64:
-            im2col_batch(<const double*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const double*>cnp.PyArray_DATA(x), dst, N, &g)
         elif t == cnp.NPY_FLOAT32:
-            im2col_batch(<const float*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const float*>cnp.PyArray_DATA(x), dst, N, &g)
         else:
-            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), dst, N, &g)
     if N == 1:
         # The reference's transpose-and-reshape is then a view, Fortran-ordered,
         # and NumPy's matrix products take another path (other bits) for it.
@@ -587,11 +632,13 @@ def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h
     return out
 
 
-def flatten_output_gradient(cnp.ndarray dout, bint column_sums):
+def flatten_output_gradient(cnp.ndarray dout, cnp.ndarray out=None):
     """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
 
     ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
-    it for two or more columns (row by row from +0.0); None unless ``column_sums``.
+    it for a copy of two or more columns: row by row from +0.0. The flat
+    gradient is written into ``out`` if given (a C-ordered float64 array
+    of its shape that nothing else reads).
     """
     check_float64(dout, 4, "dout")
     cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
@@ -599,29 +646,30 @@ def flatten_output_gradient(cnp.ndarray dout, bint column_sums):
     cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
     cdef cnp.npy_intp shape[2]
     shape[0], shape[1] = N * P, FN
-    cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    cdef cnp.ndarray db = None
+    cdef cnp.ndarray flat
+    if out is None:
+        flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    else:
+        check_float64(out, 2, "out")
+        if (not cnp.PyArray_ISWRITEABLE(out) or cnp.PyArray_DIM(out, 0) != shape[0]
+                or cnp.PyArray_DIM(out, 1) != shape[1]):
+            raise ValueError("conv kernel: out must be a writeable (N*OH*OW, FN) array")
+        flat = out
+    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
     cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
     cdef double* dst = <double*>cnp.PyArray_DATA(flat)
-    cdef double* sums = NULL
+    cdef double* sums = <double*>cnp.PyArray_DATA(db)
     cdef Py_ssize_t n, f
     cdef int n_threads = threads_for(N * P * FN, N)
-    if column_sums:
-        db = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
-        sums = <double*>cnp.PyArray_DATA(db)
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
-            if column_sums:
-                for f in range(FN):
-                    column_sum(src, sums, f, N, FN, P)
+                transpose_image(src + n * FN * P, dst + n * P * FN, sums, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
-                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
-            if column_sums:
-                for f in prange(FN, num_threads=n_threads, schedule="static"):
-                    column_sum(src, sums, f, N, FN, P)
+                transpose_image(src + n * FN * P, dst + n * P * FN, NULL, P, FN)
+            for f in prange(FN, num_threads=n_threads, schedule="static"):
+                column_sum(src, sums, f, N, FN, P)
     return flat, db
 
 
@@ -689,6 +737,7 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
     cdef cnp.ndarray dx, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
     dx, scratch = fold_arrays(&g, N, padded_out)
+    cdef cnp.ndarray offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
     with nogil:
         pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
                             <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
