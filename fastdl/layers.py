@@ -400,10 +400,13 @@ class Convolution(reference.Convolution):
     ``im2col``, the bias add with the output's transpose, the output
     gradient's transpose with ``db``, and ``col2im`` run compiled kernels;
     the matrix products are NumPy's on arrays of the reference's values and
-    layout, so every result equals the reference's bit for bit. ``dx`` is a
-    view of a padded image as in the reference (later sums and products
-    depend on the layout); the output is C-ordered where the reference's is
-    a transposed view (the layers after it copy it either way).
+    layout, so every result equals the reference's bit for bit. The output
+    is C-ordered where the reference's is a transposed view (the book's
+    layers after it copy it either way); ``dx`` is laid out as
+    ``fastdl.util.col2im``'s. ``col`` is overwritten by the next forward
+    pass when nothing else holds it, and the matrix products before the
+    transposes go to per-thread buffers, which spares the page faults of
+    fresh arrays.
 
     Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
     ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
@@ -502,7 +505,7 @@ class Pooling(reference.Pooling):
     arg-max together) and backward pass (scatter and fold together) run
     compiled kernels with the reference's results bit for bit; the output
     is C-ordered float64 where the reference's is a transposed view, ``dx``
-    the reference's view of a padded image.
+    laid out as ``fastdl.util.col2im``'s.
 
     Float16/32/64 input runs the kernels; other dtypes, windows whose
     maximum is a zero tied with a zero of the other sign (NumPy's sign of

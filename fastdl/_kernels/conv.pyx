@@ -516,6 +516,17 @@ cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
     return offsets
 
 
+cdef cnp.ndarray matrix_result(cnp.ndarray out, cnp.npy_intp* shape):
+    """``out`` checked to be a writeable C-ordered float64 matrix of ``shape``, or a new one."""
+    if out is None:
+        return cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    check_float64(out, 2, "out")
+    if (not cnp.PyArray_ISWRITEABLE(out) or cnp.PyArray_DIM(out, 0) != shape[0]
+            or cnp.PyArray_DIM(out, 1) != shape[1]):
+        raise ValueError(f"conv kernel: out must be a writeable {shape[0]} x {shape[1]} array")
+    return out
+
+
 cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W) noexcept:
     # Convolution.backward's `dout.transpose(0, 2, 3, 1).reshape(-1, FN)` is
     # a view, whose sums and products NumPy rounds differently from a copy's,
@@ -554,15 +565,7 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     cdef cnp.npy_intp shape[2]
     shape[0] = N * g.OH * g.OW
     shape[1] = g.C * g.FH * g.FW
-    cdef cnp.ndarray col
-    if out is None or N == 1:
-        col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    else:
-        check_float64(out, 2, "out")
-        if (not cnp.PyArray_ISWRITEABLE(out) or cnp.PyArray_DIM(out, 0) != shape[0]
-                or cnp.PyArray_DIM(out, 1) != shape[1]):
-            raise ValueError("conv kernel: out must be a writeable (N*OH*OW, C*FH*FW) array")
-        col = out
+    cdef cnp.ndarray col = matrix_result(None if N == 1 else out, shape)
     cdef double* dst = <double*>cnp.PyArray_DATA(col)
     cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
     with nogil:
@@ -646,15 +649,7 @@ def flatten_output_gradient(cnp.ndarray dout, cnp.ndarray out=None):
     cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
     cdef cnp.npy_intp shape[2]
     shape[0], shape[1] = N * P, FN
-    cdef cnp.ndarray flat
-    if out is None:
-        flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    else:
-        check_float64(out, 2, "out")
-        if (not cnp.PyArray_ISWRITEABLE(out) or cnp.PyArray_DIM(out, 0) != shape[0]
-                or cnp.PyArray_DIM(out, 1) != shape[1]):
-            raise ValueError("conv kernel: out must be a writeable (N*OH*OW, FN) array")
-        flat = out
+    cdef cnp.ndarray flat = matrix_result(out, shape)
     cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
     cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
     cdef double* dst = <double*>cnp.PyArray_DATA(flat)

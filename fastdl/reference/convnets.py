@@ -10,15 +10,10 @@ import numpy as np
 
 from fastdl.reference import layers
 from fastdl.reference.gradient import numerical_gradient
+from fastdl.reference.nets import LayerClasses
 
 
-class _ConvNet:
-    Convolution = layers.Convolution
-    Pooling = layers.Pooling
-    Relu = layers.Relu
-    Affine = layers.Affine
-    Dropout = layers.Dropout
-    SoftmaxWithLoss = layers.SoftmaxWithLoss
+class _ConvNet(LayerClasses):
 
     def _stack(self):
         """Every layer but the loss, from the input up, as a list."""
