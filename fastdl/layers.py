@@ -40,6 +40,16 @@ _REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
 
 
+def _reusable(owner, name, shape):
+    """``owner.<name>`` to be overwritten: a float64 C-ordered array of ``shape``
+    and at least ``_REUSE_BYTES`` that owns its data and that nothing else holds."""
+    a = _spare(owner, name)
+    if (a is None or a.nbytes < _REUSE_BYTES or a.shape != shape or a.dtype != np.float64
+            or not a.flags.c_contiguous or not a.flags.writeable or a.base is not None):
+        return None
+    return a
+
+
 def _spare(owner, name):
     """``owner.<name>`` if it is an ndarray nothing else references (not even weakly), else None.
 
@@ -415,6 +425,11 @@ class Convolution(reference.Convolution):
     a ValueError or TypeError.
     """
 
+    def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(W, b, stride, pad)
+        self._out = None  # the last output and dx, to reuse once nothing else holds them
+        self._dx = None
+
     def forward(self, x):
         FN, C, FH, FW = self._filter_shape()
         _check_images(x, "Convolution")
@@ -429,8 +444,9 @@ class Convolution(reference.Convolution):
             return super().forward(x)
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        N = x.shape[0]
         col = _conv.im2col(image, FH, FW, self.stride, self.pad,
-                           self._spare_col((x.shape[0] * out_h * out_w, C * FH * FW)))
+                           _reusable(self, "col", (N * out_h * out_w, C * FH * FW)))
         col_W = self.W.reshape(FN, -1).T
         # np.dot(col, col_W) is float64 for any float W; with a float64 W it
         # is the same BLAS call whichever array receives it. b converts
@@ -439,19 +455,13 @@ class Convolution(reference.Convolution):
             product = np.dot(col, col_W, out=_scratch_array("product", (col.shape[0], FN)))
         else:
             product = np.dot(col, col_W)
-        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w)
+        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w,
+                                               _reusable(self, "_out", (N, FN, out_h, out_w)))
         self.x = x
         self.col = col
         self.col_W = col_W
+        self._out = out
         return out
-
-    def _spare_col(self, shape):
-        """The last ``col``, to be overwritten, if nothing else holds it and it has ``shape``."""
-        col = _spare(self, "col")
-        if (col is None or col.nbytes < _REUSE_BYTES or col.shape != shape or col.dtype != np.float64
-                or not col.flags.c_contiguous or not col.flags.writeable or col.base is not None):
-            return None
-        return col
 
     def _filter_shape(self):
         W = self.W
@@ -467,7 +477,12 @@ class Convolution(reference.Convolution):
             dcol = np.dot(flat, self.col_W.T, out=_scratch_array("dcol", (flat.shape[0], self.col_W.shape[0])))
         else:
             dcol = np.dot(flat, self.col_W.T)
-        return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        if _conv is None:
+            return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        # forward checked the sizes.
+        dx = util._col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad, _reusable(self, "_dx", self.x.shape))
+        self._dx = dx
+        return dx
 
     def backward_weights(self, dout):
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
@@ -516,6 +531,10 @@ class Pooling(reference.Pooling):
     than the padded input raise a ValueError or TypeError.
     """
 
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        super().__init__(pool_h, pool_w, stride, pad)
+        self._dx = None  # the last dx, to reuse once nothing else holds it
+
     def _output_size(self, H, W):
         """``(out_h, out_w)`` where the kernels apply, else None."""
         out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
@@ -557,8 +576,12 @@ class Pooling(reference.Pooling):
                 and arg_max.size == dout.size):
             # Float16/32 values convert exactly, as the reference's float64 `dmax` does.
             dx = _conv.pool_backward(np.ascontiguousarray(dout, dtype=np.float64), arg_max, self.x.shape,
-                                     self.pool_h, self.pool_w, self.stride, self.pad)
-        return super().backward(dout) if dx is None else dx
+                                     self.pool_h, self.pool_w, self.stride, self.pad,
+                                     _reusable(self, "_dx", self.x.shape))
+        if dx is None:
+            return super().backward(dout)
+        self._dx = dx
+        return dx
 
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",

@@ -321,3 +321,30 @@ def test_col_is_overwritten_only_when_nothing_else_holds_it():
     layer.forward(x + 2)
     assert layer.col is not held and np.array_equal(held, kept)
     assert same(layer.col, reference.im2col(x + 2, 3, 3))
+
+
+@needs_kernels
+@pytest.mark.parametrize("make, dout_shape", [
+    (lambda: layers.Convolution(np.ones((4, 4, 3, 3)), np.zeros(4), 1, 1), (16, 4, 64, 64)),
+    (lambda: layers.Pooling(2, 2), (16, 4, 32, 32)),
+])
+def test_outputs_and_gradients_are_reused_only_when_nothing_else_holds_them(make, dout_shape):
+    rng = np.random.default_rng(1)
+    x = rng.random((16, 4, 64, 64))  # results of 2 MB
+    dout = rng.random(dout_shape)
+    layer = make()
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    addresses = out.ctypes.data, dx.ctypes.data
+    del out, dx
+    layer.forward(x)
+    dx = layer.backward(dout)  # the output went out of scope above: free to reuse
+    if isinstance(layer, layers.Convolution):
+        assert layer._out.ctypes.data == addresses[0]
+    held_dx, kept_dx = dx, dx.copy()
+    assert dx.ctypes.data == addresses[1]
+    held_out = layer.forward(x + 1)
+    kept_out = held_out.copy()
+    layer.forward(x + 2)
+    layer.backward(dout + 1)
+    assert np.array_equal(held_dx, kept_dx) and np.array_equal(held_out, kept_out)
