@@ -32,7 +32,7 @@ _conv = _backend.load("conv")
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # From CPython 3.14 the interpreter may leave stack references uncounted, so
 # sys.getrefcount can undercount and an array someone holds could look
-# unshared: layers reuse their arrays only where counts are exact.
+# unshared: BatchNormalization reuses its arrays only where counts are exact.
 _EXACT_REFCOUNTS = sys.version_info < (3, 14)
 # Below this size a fresh array comes from malloc's heap without page
 # faults, and looking for a reusable one costs more than it saves.
@@ -40,38 +40,16 @@ _REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
 
 
-def _reusable(owner, name, shape):
-    """``owner.<name>`` to be overwritten: a float64 C-ordered array of ``shape``
-    and at least ``_REUSE_BYTES`` that owns its data and that nothing else holds."""
-    a = _spare(owner, name)
-    if (a is None or a.nbytes < _REUSE_BYTES or a.shape != shape or a.dtype != np.float64
-            or not a.flags.c_contiguous or not a.flags.writeable or a.base is not None):
-        return None
-    return a
-
-
-def _spare(owner, name):
-    """``owner.<name>`` if it is an ndarray nothing else references (not even weakly), else None.
-
-    Overwriting such an array cannot be observed, and spares a fresh
-    allocation's page faults.
-    """
-    a = getattr(owner, name)
-    # References: the attribute, `a` and getrefcount's argument.
-    if _EXACT_REFCOUNTS and type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
-        return a
-    return None
-
-
 _scratch = threading.local()
 
 
 def _scratch_array(name, shape):
-    """A float64 C-ordered array of ``shape`` that only this thread uses, between two kernel calls.
+    """A float64 C-ordered array of ``shape`` for a result that never leaves the calling method.
 
-    For results that never leave a method (Convolution's matrix products
-    before their transposes and folds); one buffer per ``name`` and thread,
-    grown to the largest size asked, spares the page faults of fresh arrays.
+    Convolution's matrix products feed a transpose or a fold and are then
+    dropped: one buffer per ``name`` and thread (so no other thread, and no
+    caller, can ever hold it), grown to the largest size asked, spares the
+    page faults of a fresh array of up to ~90 MB per call.
     """
     size = math.prod(shape)
     buffer = getattr(_scratch, name, None)
@@ -267,9 +245,15 @@ class BatchNormalization(reference.BatchNormalization):
         fresh allocation, whose first touch costs a page fault per page.
         None (an empty tuple) for results of fewer than ``_REUSE_BYTES`` bytes.
         """
-        if nbytes < _REUSE_BYTES:
+        spare = []
+        if not _EXACT_REFCOUNTS or nbytes < _REUSE_BYTES:
             return ()
-        return tuple(a for a in (_spare(self, name) for name in names) if a is not None)
+        for name in names:
+            a = getattr(self, name)
+            # References: the attribute, `a` and getrefcount's argument.
+            if type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
+                spare.append(a)
+        return tuple(spare)
 
     def forward(self, x, train_flg=True):
         if type(x) is np.ndarray and x.ndim == 2 and not self.spatial and _batchnorm is not None:
@@ -413,10 +397,9 @@ class Convolution(reference.Convolution):
     layout, so every result equals the reference's bit for bit. The output
     is C-ordered where the reference's is a transposed view (the book's
     layers after it copy it either way); ``dx`` is laid out as
-    ``fastdl.util.col2im``'s. ``col`` is overwritten by the next forward
-    pass when nothing else holds it, and the matrix products before the
-    transposes go to per-thread buffers, which spares the page faults of
-    fresh arrays.
+    ``fastdl.util.col2im``'s. Every array it returns or keeps is new; the
+    matrix products that only feed a transpose or a fold go to per-thread
+    buffers that never leave the method.
 
     Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
     ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
@@ -424,11 +407,6 @@ class Convolution(reference.Convolution):
     below 1, a negative pad or a filter larger than the padded input raise
     a ValueError or TypeError.
     """
-
-    def __init__(self, W, b, stride=1, pad=0):
-        super().__init__(W, b, stride, pad)
-        self._out = None  # the last output and dx, to reuse once nothing else holds them
-        self._dx = None
 
     def forward(self, x):
         FN, C, FH, FW = self._filter_shape()
@@ -444,9 +422,7 @@ class Convolution(reference.Convolution):
             return super().forward(x)
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
-        N = x.shape[0]
-        col = _conv.im2col(image, FH, FW, self.stride, self.pad,
-                           _reusable(self, "col", (N * out_h * out_w, C * FH * FW)))
+        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
         col_W = self.W.reshape(FN, -1).T
         # np.dot(col, col_W) is float64 for any float W; with a float64 W it
         # is the same BLAS call whichever array receives it. b converts
@@ -455,12 +431,10 @@ class Convolution(reference.Convolution):
             product = np.dot(col, col_W, out=_scratch_array("product", (col.shape[0], FN)))
         else:
             product = np.dot(col, col_W)
-        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w,
-                                               _reusable(self, "_out", (N, FN, out_h, out_w)))
+        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w)
         self.x = x
         self.col = col
         self.col_W = col_W
-        self._out = out
         return out
 
     def _filter_shape(self):
@@ -477,12 +451,7 @@ class Convolution(reference.Convolution):
             dcol = np.dot(flat, self.col_W.T, out=_scratch_array("dcol", (flat.shape[0], self.col_W.shape[0])))
         else:
             dcol = np.dot(flat, self.col_W.T)
-        if _conv is None:
-            return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
-        # forward checked the sizes.
-        dx = util._col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad, _reusable(self, "_dx", self.x.shape))
-        self._dx = dx
-        return dx
+        return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
     def backward_weights(self, dout):
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
@@ -504,7 +473,7 @@ class Convolution(reference.Convolution):
         # multiplies in another order): the kernel stands in for the copy only.
         if (_conv is not None and type(dout) is np.ndarray and dout.dtype == np.float64
                 and dout.flags.c_contiguous and N >= 2 and FN >= 2 and expected[2] * expected[3] >= 2):
-            flat, self.db = _conv.flatten_output_gradient(dout, _scratch_array("flat", (dout.size // FN, FN)))
+            flat, self.db = _conv.flatten_output_gradient(dout)
         else:
             flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
             self.db = np.sum(flat, axis=0)
@@ -530,10 +499,6 @@ class Pooling(reference.Pooling):
     non-empty 4-D array, a stride below 1, a negative pad or a window larger
     than the padded input raise a ValueError or TypeError.
     """
-
-    def __init__(self, pool_h, pool_w, stride=2, pad=0):
-        super().__init__(pool_h, pool_w, stride, pad)
-        self._dx = None  # the last dx, to reuse once nothing else holds it
 
     def _output_size(self, H, W):
         """``(out_h, out_w)`` where the kernels apply, else None."""
@@ -576,12 +541,8 @@ class Pooling(reference.Pooling):
                 and arg_max.size == dout.size):
             # Float16/32 values convert exactly, as the reference's float64 `dmax` does.
             dx = _conv.pool_backward(np.ascontiguousarray(dout, dtype=np.float64), arg_max, self.x.shape,
-                                     self.pool_h, self.pool_w, self.stride, self.pad,
-                                     _reusable(self, "_dx", self.x.shape))
-        if dx is None:
-            return super().backward(dout)
-        self._dx = dx
-        return dx
+                                     self.pool_h, self.pool_w, self.stride, self.pad)
+        return super().backward(dout) if dx is None else dx
 
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",

@@ -63,14 +63,6 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
             or len(input_shape) != 4 or not all(_is_int(v) for v in input_shape) or min(input_shape) < 1
             or not _valid_window(*input_shape[2:], filter_h, filter_w, stride, pad)):
         return _reference_col2im(col, input_shape, filter_h, filter_w, stride, pad)
-    return _col2im(col, input_shape, filter_h, filter_w, stride, pad)
-
-
-def _col2im(col, input_shape, filter_h, filter_w, stride, pad, out=None):
-    """``col2im`` for sizes already checked; a C-ordered result goes to ``out`` if given.
-
-    ``out``: a float64 array of ``input_shape`` that nothing else reads.
-    """
     N, C, H, W = (int(v) for v in input_shape)
     out_h = (H + 2 * pad - filter_h) // stride + 1
     out_w = (W + 2 * pad - filter_w) // stride + 1
@@ -78,7 +70,7 @@ def _col2im(col, input_shape, filter_h, filter_w, stride, pad, out=None):
         return _reference_col2im(col, input_shape, filter_h, filter_w, stride, pad)
     # Float16/32 entries convert exactly, as the reference's float64 `+=` converts them.
     col = np.ascontiguousarray(col, dtype=np.float64).reshape(N * out_h * out_w, -1)
-    return _conv.col2im(col, (N, C, H, W), filter_h, filter_w, stride, pad, out)
+    return _conv.col2im(col, (N, C, H, W), filter_h, filter_w, stride, pad)
 
 
 __all__ = ["im2col", "col2im", "smooth_curve", "shuffle_dataset", "conv_output_size"]

@@ -516,20 +516,6 @@ cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
     return offsets
 
 
-cdef cnp.ndarray result_array(cnp.ndarray out, int ndim, cnp.npy_intp* shape):
-    """``out`` checked to be a writeable C-ordered float64 array of ``shape``, or a new one."""
-    if out is None:
-        return cnp.PyArray_EMPTY(ndim, shape, cnp.NPY_FLOAT64, 0)
-    check_float64(out, ndim, "out")
-    cdef int i
-    for i in range(ndim):
-        if cnp.PyArray_DIM(out, i) != shape[i]:
-            raise ValueError("conv kernel: out does not have the result's shape")
-    if not cnp.PyArray_ISWRITEABLE(out):
-        raise ValueError("conv kernel: out is read-only")
-    return out
-
-
 cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W) noexcept:
     # Convolution.backward's `dout.transpose(0, 2, 3, 1).reshape(-1, FN)` is
     # a view, whose sums and products NumPy rounds differently from a copy's,
@@ -539,28 +525,24 @@ cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_
     return N == 1 or C == 1 or H * W == 1
 
 
-cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out, cnp.ndarray out):
-    """The result array of a fold (padded as the reference's, or ``out`` or
-    a new C-ordered one) and the threads' scratch."""
+cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
+    """The result array of a fold (padded as the reference's, or not) and the threads' scratch."""
     cdef cnp.npy_intp shape[4]
     shape[0] = N
     shape[1] = g.C
     shape[2] = g.HP if padded_out else g.H
     shape[3] = g.WP if padded_out else g.W
-    result = result_array(None if padded_out else out, 4, shape)
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     shape[0] = 0 if padded_out else min(<Py_ssize_t>conv_max_threads(), N)
     shape[2] = g.HP
     shape[3] = g.WP
     return result, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
 
 
-def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad,
-           cnp.ndarray out=None):
+def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
     """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
 
-    C-ordered, or Fortran-ordered for one image, as the reference's. For
-    two or more images it is written into ``out`` if given (a C-ordered
-    float64 array of that shape, that nothing else may read).
+    C-ordered, or Fortran-ordered for one image, as the reference's.
     """
     cdef int t = source_type(x, 4, "x")
     cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
@@ -569,7 +551,7 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     cdef cnp.npy_intp shape[2]
     shape[0] = N * g.OH * g.OW
     shape[1] = g.C * g.FH * g.FW
-    cdef cnp.ndarray col = result_array(None if N == 1 else out, 2, shape)
+    cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
     cdef double* dst = <double*>cnp.PyArray_DATA(col)
     cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
     with nogil:
@@ -587,13 +569,11 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
 
 
 def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
-           Py_ssize_t stride, Py_ssize_t pad, cnp.ndarray out=None):
+           Py_ssize_t stride, Py_ssize_t pad):
     """The reference's ``col2im`` of float64 ``col``.
 
-    A C-ordered array (``out`` if given, a float64 array of ``input_shape``
-    that nothing else reads), or the reference's view of a padded image
-    where the layout can change later results (one image, one channel or
-    one pixel).
+    A new C-ordered array, or the reference's view of a padded image where
+    the layout can change later results (one image, one channel or one pixel).
     """
     check_float64(col, 2, "col")
     cdef Py_ssize_t N, C, H, W
@@ -604,19 +584,17 @@ def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t f
     cdef cnp.ndarray offsets = window_offsets(&g, C, True)
     cdef cnp.ndarray img, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
-    img, scratch = fold_arrays(&g, N, padded_out, out)
+    img, scratch = fold_arrays(&g, N, padded_out)
     with nogil:
         col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img),
                      <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
     return img[:, :, pad:H + pad, pad:W + pad] if padded_out else img
 
 
-def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w,
-                               cnp.ndarray out=None):
-    """``(prod + b).reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)`` as a C-ordered array.
+def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
+    """``(prod + b).reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)`` as a new C-ordered array.
 
-    ``prod`` is float64 ``(N*out_h*out_w, FN)``, ``b`` float64 ``(FN,)``;
-    the result is written into ``out`` if given (that nothing else reads).
+    ``prod`` is float64 ``(N*out_h*out_w, FN)``, ``b`` float64 ``(FN,)``.
     """
     check_float64(prod, 2, "prod")
     check_float64(b, 1, "b")
@@ -627,7 +605,7 @@ def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h
     cdef Py_ssize_t N = cnp.PyArray_DIM(prod, 0) // P
     cdef cnp.npy_intp shape[4]
     shape[0], shape[1], shape[2], shape[3] = N, FN, out_h, out_w
-    cdef cnp.ndarray result = result_array(out, 4, shape)
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     cdef const double* src = <const double*>cnp.PyArray_DATA(prod)
     cdef const double* bias = <const double*>cnp.PyArray_DATA(b)
     cdef double* dst = <double*>cnp.PyArray_DATA(result)
@@ -643,13 +621,11 @@ def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h
     return result
 
 
-def flatten_output_gradient(cnp.ndarray dout, cnp.ndarray out=None):
+def flatten_output_gradient(cnp.ndarray dout):
     """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
 
     ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
-    it for a copy of two or more columns: row by row from +0.0. The flat
-    gradient is written into ``out`` if given (a C-ordered float64 array
-    of its shape that nothing else reads).
+    it for a copy of two or more columns: row by row from +0.0.
     """
     check_float64(dout, 4, "dout")
     cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
@@ -657,7 +633,7 @@ def flatten_output_gradient(cnp.ndarray dout, cnp.ndarray out=None):
     cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
     cdef cnp.npy_intp shape[2]
     shape[0], shape[1] = N * P, FN
-    cdef cnp.ndarray flat = result_array(out, 2, shape)
+    cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
     cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
     cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
     cdef double* dst = <double*>cnp.PyArray_DATA(flat)
@@ -710,9 +686,8 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
 
 
 def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
-                  Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad,
-                  cnp.ndarray out=None):
-    """The reference's max pooling ``dx``, laid out as ``col2im``'s (``out`` as there).
+                  Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+    """The reference's max pooling ``dx``, laid out as ``col2im``'s.
 
     ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
     array of the forward pass. None if an ``arg_max`` entry lies outside the
@@ -740,7 +715,7 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
         return None
     cdef cnp.ndarray dx, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
-    dx, scratch = fold_arrays(&g, N, padded_out, out)
+    dx, scratch = fold_arrays(&g, N, padded_out)
     cdef cnp.ndarray offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
     with nogil:
         pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
