@@ -353,42 +353,82 @@ cdef inline void argmax_step(double v, Py_ssize_t k,
     best_k[0] = <Py_ssize_t>((<uint64_t>k & mask) | (<uint64_t>best_k[0] & ~mask))
 
 
+cdef inline bint zero_tie(const double* values, Py_ssize_t n) noexcept nogil:
+    """Whether the window ``values`` holds zeros of both signs (its maximum being a zero)."""
+    cdef bint plus = False, minus = False
+    cdef Py_ssize_t k
+    for k in range(n):
+        if values[k] == 0.0:
+            if signbit(values[k]):
+                minus = True
+            else:
+                plus = True
+    return plus and minus
+
+
+cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* arg_max,
+                            double* values, const Geometry* g, Py_ssize_t oy, Py_ssize_t ox) noexcept nogil:
+    # One window (any position): its maximum and first arg-max; 1 for a zero tie.
+    cdef Py_ssize_t k
+    cdef Py_ssize_t best_k = 0
+    cdef double best
+    read_window(plane, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
+    best = values[0]
+    for k in range(1, g.FH * g.FW):
+        argmax_step(values[k], k, &best, &best_k)
+    out[oy * g.OW + ox] = best                        # np.max(col, axis=1)
+    arg_max[(oy * g.OW + ox) * g.C] = best_k          # np.argmax(col, axis=1)
+    return best == 0.0 and zero_tie(values, g.FH * g.FW)
+
+
 cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
                                    double* out,              # OUT (C, OH, OW)
                                    cnp.npy_intp* arg_max,    # OUT (OH*OW, C) its rows of arg_max
-                                   double* values,           # scratch (FH*FW,)
+                                   double* scratch,          # (FH*FW + 2*OW,)
                                    const Geometry* g) noexcept nogil:
     # Returns how many windows have a zero maximum tied with a zero of the
     # other sign (np.max's sign there is not the kernel's to choose).
-    cdef Py_ssize_t c, oy, ox, k, best_k
-    cdef Py_ssize_t n_values = g.FH * g.FW
+    # Windows inside the image along a row of outputs are scanned together,
+    # offset by offset (each window's steps still in the reference's order),
+    # so that the loop over windows has no branch and vectorises.
+    cdef Py_ssize_t c, oy, ox, k, i, n, iy0, lo, hi
     cdef Py_ssize_t ties = 0
-    cdef double best
-    cdef bint plus, minus
+    cdef double* values = scratch
+    cdef double* best = scratch + g.FH * g.FW
+    cdef Py_ssize_t* best_k = <Py_ssize_t*>(best + g.OW)
+    cdef const source_t* plane
+    cdef const source_t* src
+    lo = (g.pad + g.stride - 1) // g.stride           # the first window clear of the left padding
+    hi = min(g.OW, (g.W + g.pad - g.FW) // g.stride + 1)
     for c in range(g.C):
+        plane = x + c * g.H * g.W
         for oy in range(g.OH):
+            iy0 = oy * g.stride - g.pad
+            n = hi - lo if iy0 >= 0 and iy0 + g.FH <= g.H and hi > lo else 0
             for ox in range(g.OW):
-                read_window(x + c * g.H * g.W, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
-                best = values[0]
-                best_k = 0
-                for k in range(1, n_values):
-                    argmax_step(values[k], k, &best, &best_k)
-                out[(c * g.OH + oy) * g.OW + ox] = best     # np.max(col, axis=1)
-                arg_max[(oy * g.OW + ox) * g.C + c] = best_k  # np.argmax(col, axis=1)
-                if best == 0.0:
-                    plus = minus = False
-                    for k in range(n_values):
-                        if values[k] == 0.0:
-                            if signbit(values[k]):
-                                minus = True
-                            else:
-                                plus = True
-                    ties += plus and minus
+                if ox < lo or ox >= lo + n:
+                    ties += pool_window(plane, out + c * g.OH * g.OW, arg_max + c, values, g, oy, ox)
+            if n == 0:
+                continue
+            src = plane + iy0 * g.W + lo * g.stride - g.pad
+            for i in range(n):
+                best[i] = to_double(src[i * g.stride])
+                best_k[i] = 0
+            for k in range(1, g.FH * g.FW):
+                for i in range(n):
+                    argmax_step(to_double(src[g.offsets[k] + i * g.stride]), k, &best[i], &best_k[i])
+            for i in range(n):
+                ox = lo + i
+                out[(c * g.OH + oy) * g.OW + ox] = best[i]      # np.max(col, axis=1)
+                arg_max[(oy * g.OW + ox) * g.C + c] = best_k[i]  # np.argmax(col, axis=1)
+                if best[i] == 0.0:
+                    read_window(plane, values, g, iy0, ox * g.stride - g.pad)
+                    ties += zero_tie(values, g.FH * g.FW)
     return ties
 
 
 cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp* arg_max,
-                                   double* values,        # scratch (threads, FH*FW)
+                                   double* values,        # scratch (threads, FH*FW + 2*OW)
                                    Py_ssize_t N, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t n
     cdef Py_ssize_t image = g.C * g.H * g.W
@@ -401,7 +441,7 @@ cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp*
         return ties
     for n in prange(N, num_threads=n_threads, schedule="static"):
         ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows,
-                                   values + omp_get_thread_num() * g.FH * g.FW, g)
+                                   values + omp_get_thread_num() * (g.FH * g.FW + 2 * g.OW), g)
     return ties
 
 
@@ -671,7 +711,7 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
     cdef double* o = <double*>cnp.PyArray_DATA(out)
     cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
     cdef cnp.ndarray offsets = window_offsets(&g, 1, False)
-    shape[0] = conv_max_threads() * g.FH * g.FW
+    shape[0] = conv_max_threads() * (g.FH * g.FW + 2 * g.OW)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
     cdef double* values = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
