@@ -43,7 +43,7 @@ _REAL_KINDS = "biuf"
 _scratch = threading.local()
 
 
-def _scratch_array(name, shape):
+def _scratch_array(name: str, shape: tuple[int, ...]) -> np.ndarray:
     """A float64 C-ordered array of ``shape`` for a result that never leaves the calling method.
 
     Convolution's matrix products feed a transpose or a fold and are then
@@ -360,7 +360,7 @@ class BatchNormalization(reference.BatchNormalization):
         return dx
 
 
-def _check_images(x, layer):
+def _check_images(x: object, layer: str) -> None:
     """Reject what is not a non-empty ``(N, C, H, W)`` array, with a clear message."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer}.forward expects a NumPy array, not {type(x).__name__}")
@@ -370,7 +370,7 @@ def _check_images(x, layer):
         raise ValueError(f"{layer} got an empty batch (N = 0)")
 
 
-def _check_window(layer, H, W, filter_h, filter_w, stride, pad):
+def _check_window(layer: str, H: int, W: int, filter_h: object, filter_w: object, stride: object, pad: object) -> None:
     """Reject sizes that describe no window position inside the padded image."""
     for name, value in (("filter height", filter_h), ("filter width", filter_w), ("stride", stride), ("pad", pad)):
         if not _is_int(value):
@@ -408,7 +408,7 @@ class Convolution(reference.Convolution):
     a ValueError or TypeError.
     """
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         FN, C, FH, FW = self._filter_shape()
         _check_images(x, "Convolution")
         _, channels, H, W = x.shape
@@ -437,13 +437,13 @@ class Convolution(reference.Convolution):
         self.col_W = col_W
         return out
 
-    def _filter_shape(self):
+    def _filter_shape(self) -> tuple[int, int, int, int]:
         W = self.W
         if not isinstance(W, np.ndarray) or W.ndim != 4:
             raise ValueError(f"Convolution: W must be a 4-D (FN, C, FH, FW) array, not {np.shape(W)}")
         return W.shape
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         flat = self._weight_gradients(dout)
         FH, FW = self.W.shape[2:]
         if flat.dtype == np.float64 and self.col_W.dtype == np.float64 and flat.flags.c_contiguous:
@@ -453,11 +453,11 @@ class Convolution(reference.Convolution):
             dcol = np.dot(flat, self.col_W.T)
         return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
-    def backward_weights(self, dout):
+    def backward_weights(self, dout: np.ndarray) -> None:
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
         self._weight_gradients(dout)
 
-    def _weight_gradients(self, dout):
+    def _weight_gradients(self, dout: np.ndarray) -> np.ndarray:
         """Set ``db`` and ``dW``; return ``dout`` as the reference's ``(N*out_h*out_w, FN)`` matrix."""
         if self.col is None:
             raise RuntimeError("Convolution.backward called before forward")
@@ -500,7 +500,7 @@ class Pooling(reference.Pooling):
     than the padded input raise a ValueError or TypeError.
     """
 
-    def _output_size(self, H, W):
+    def _output_size(self, H: int, W: int) -> tuple[int, int] | None:
         """``(out_h, out_w)`` where the kernels apply, else None."""
         out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
         out_w = (W + 2 * self.pad - self.pool_w) // self.stride + 1
@@ -508,7 +508,7 @@ class Pooling(reference.Pooling):
             return None
         return out_h, out_w
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         _check_images(x, "Pooling")
         H, W = x.shape[2:]
         _check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
@@ -522,7 +522,7 @@ class Pooling(reference.Pooling):
         self.x = x
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.arg_max is None:
             raise RuntimeError("Pooling.backward called before forward")
         if not isinstance(dout, np.ndarray):

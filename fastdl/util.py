@@ -8,6 +8,8 @@ channel or one pixel, where it returns the reference's view of a padded
 image: NumPy's transpose-and-reshape in ``Convolution.backward`` is then a
 view or a copy depending on the layout, and sums them in different orders.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from fastdl import _backend
@@ -20,18 +22,18 @@ _conv = _backend.load("conv")
 _SOURCE_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return type(value) is int or isinstance(value, np.integer)
 
 
-def _valid_window(H, W, filter_h, filter_w, stride, pad):
+def _valid_window(H: int, W: int, filter_h: int, filter_w: int, stride: int, pad: int) -> bool:
     """Whether these sizes are integers the kernels take, with the filter inside the padded image."""
     return (all(_is_int(v) for v in (H, W, filter_h, filter_w, stride, pad))
             and filter_h >= 1 and filter_w >= 1 and stride >= 1 and pad >= 0
             and H + 2 * pad >= filter_h and W + 2 * pad >= filter_w)
 
 
-def _kernel_image(x):
+def _kernel_image(x: object) -> np.ndarray | None:
     """``x`` as the kernels read it (C-ordered, same values), or None where they do not apply.
 
     Float16/32/64 4-D ndarrays apply; a non-C-contiguous one is copied.
@@ -41,7 +43,7 @@ def _kernel_image(x):
     return x if x.flags.c_contiguous and x.flags.aligned else np.ascontiguousarray(x)
 
 
-def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
     """The reference's ``im2col`` (``fastdl.reference.util.im2col``): ``(N, C, H, W)``
     images to a float64 ``(N*out_h*out_w, C*filter_h*filter_w)`` matrix of their windows."""
     x = _kernel_image(input_data)
@@ -50,7 +52,8 @@ def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     return _conv.im2col(x, filter_h, filter_w, stride, pad)
 
 
-def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
+           stride: int = 1, pad: int = 0) -> np.ndarray:
     """The reference's ``col2im`` (``fastdl.reference.util.col2im``), the adjoint of ``im2col``.
 
     Returns
