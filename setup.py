@@ -1,4 +1,4 @@
-"""Build fastdl's Cython kernels (every ``fastdl/_kernels/*.pyx``).
+"""Build fastdl's Cython kernels (every ``fastdl/_kernels/*.pyx``; the ``*_avx2`` twins on x86-64 only).
 
 Flags keep float results exact: no fast-math, no FMA contraction, no
 ``-march=native`` (wheels run on any x86-64). OpenMP is used when the
@@ -9,7 +9,6 @@ import glob
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -36,8 +35,9 @@ else:
     COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
     OPENMP_ARGS = (["-fopenmp"], ["-fopenmp"])
     AVX2_ARGS = ["-mavx2"]  # no -mfma: FMA would change the rounding
-# ``*_avx2`` modules are the same source built for AVX2, imported only on
-# CPUs that have it; elsewhere they are built like the others.
+# ``*_avx2`` modules include the same ``.pxi`` as their baseline module and
+# are built for AVX2, on x86-64 only; fastdl imports them only on CPUs
+# that have AVX2.
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 
@@ -79,7 +79,7 @@ class BuildExt(build_ext):
                                                        ["-Werror", ALIAS_CHECKS_ARG]):
             compile_args = compile_args + [ALIAS_CHECKS_ARG]
         for ext in self.extensions:
-            avx2 = AVX2_ARGS if X86_64 and ext.name.endswith("_avx2") else []
+            avx2 = AVX2_ARGS if ext.name.endswith("_avx2") else []
             ext.extra_compile_args = COMPILE_ARGS + avx2 + compile_args
             ext.extra_link_args = link_args
         super().build_extensions()
@@ -89,6 +89,7 @@ extensions = [
     Extension(path[:-len(".pyx")].replace(os.sep, "."), [path],
               include_dirs=[numpy.get_include()])
     for path in sorted(glob.glob(os.path.join("fastdl", "_kernels", "*.pyx")))
+    if X86_64 or not path.endswith("_avx2.pyx")
 ]
 
 setup(

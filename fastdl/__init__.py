@@ -18,7 +18,7 @@ from fastdl.util import col2im, conv_output_size, im2col, shuffle_dataset, smoot
 _threads = _backend.load("threads")
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Use ``n`` OpenMP threads for large arrays (in the calling thread).
 
     Parameters
@@ -34,7 +34,7 @@ def set_num_threads(n):
         raise ValueError(f"the number of threads must be at least 1, not {n}")
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads the kernels use for large arrays (1 without OpenMP)."""
     return 1 if _threads is None else _threads.get_num_threads()
 
@@ -42,7 +42,7 @@ def get_num_threads():
 __version__ = "0.1.0"
 
 
-def show_config():
+def show_config() -> None:
     """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
     import numpy as np
 

@@ -12,10 +12,11 @@ of the step, softmax runs once per step, and the network has no Sigmoid.
 ``Convolution`` and ``Pooling`` (chapters 7-8) run compiled ``im2col``,
 ``col2im`` and max-pooling kernels around NumPy's matrix products.
 """
+from __future__ import annotations
+
 import math
-import sys
 import threading
-import weakref
+from typing import Any
 
 import numpy as np
 
@@ -30,13 +31,6 @@ _activations = _backend.load("activations")
 _conv = _backend.load("conv")
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-# From CPython 3.14 the interpreter may leave stack references uncounted, so
-# sys.getrefcount can undercount and an array someone holds could look
-# unshared: BatchNormalization reuses its arrays only where counts are exact.
-_EXACT_REFCOUNTS = sys.version_info < (3, 14)
-# Below this size a fresh array comes from malloc's heap without page
-# faults, and looking for a reusable one costs more than it saves.
-_REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
 
 
@@ -59,27 +53,35 @@ def _scratch_array(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return buffer[:size].reshape(shape)
 
 
-def _is_python_number(x):
+def _is_python_number(x: object) -> bool:
     # NumPy 2 rounds a Python number to the array's dtype (NEP 50); a NumPy
     # scalar may promote differently, so it takes the reference path.
     return type(x) in (float, int)
 
 
-def _float_array(a):
+def _float_array(a: object) -> bool:
     """True for a plain, aligned, C-contiguous float32/float64 ndarray of native byte order."""
     return (type(a) is np.ndarray and a.dtype in _FLOAT_DTYPES  # dtype equality checks byte order
             and a.flags.c_contiguous and a.flags.aligned)
 
 
-_inline_mt19937_checked = None
+_mt19937_layout_checked: bool | None = None
 
 
-def _inline_mt19937():
-    """Whether the dropout kernel may run NumPy's MT19937 inline (checked once)."""
-    global _inline_mt19937_checked
-    if _inline_mt19937_checked is None:
-        _inline_mt19937_checked = _dropout.mt19937_layout_matches()
-    return _inline_mt19937_checked
+def _global_stream() -> tuple[np.random.BitGenerator, bool]:
+    """The bit generator behind ``np.random.rand``, and whether the kernel may run it inline.
+
+    The one place fastdl relies on NumPy's internals: ``np.random.mtrand._rand``
+    (the global ``RandomState``) and the layout of ``MT19937``'s state, which
+    ``mt19937_layout_matches`` checks once against NumPy's own draws.
+    """
+    global _mt19937_layout_checked
+    bit_generator = np.random.mtrand._rand._bit_generator
+    if type(bit_generator) is not np.random.MT19937:
+        return bit_generator, False
+    if _mt19937_layout_checked is None:
+        _mt19937_layout_checked = _dropout.mt19937_layout_matches()
+    return bit_generator, _mt19937_layout_checked
 
 
 class Relu(reference.Relu):
@@ -91,19 +93,18 @@ class Relu(reference.Relu):
     only compares and copies).
     """
 
-    def forward(self, x):
-        if _activations is None or not _float_array(x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with its entries ``<= 0`` zeroed (a new array); sets ``mask``."""
+        result = None if _activations is None else _activations.relu_forward(x)
+        if result is None:
             return super().forward(x)
-        out, self.mask = _activations.relu_forward(x)
+        out, self.mask = result
         return out
 
-    def backward(self, dout):
-        mask = self.mask
-        if (_activations is None or not _float_array(dout) or not dout.flags.writeable
-                or type(mask) is not np.ndarray or mask.dtype != np.bool_
-                or mask.shape != dout.shape or not mask.flags.c_contiguous):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """``dout`` with the masked entries zeroed, in place."""
+        if _activations is None or _activations.relu_backward(dout, self.mask) is None:
             return super().backward(dout)
-        _activations.relu_backward(dout, mask)
         return dout
 
 
@@ -129,13 +130,14 @@ class Dropout(reference.Dropout):
         for a given seed, but **not** the reference's stream.
     """
 
-    def __init__(self, dropout_ratio=0.5, *, rng=None):
+    def __init__(self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
         super().__init__(dropout_ratio)
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
         self.rng = rng
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
+        """``x * mask`` with a new ``mask`` in training, ``x * (1 - dropout_ratio)`` otherwise."""
         if not train_flg:
             return super().forward(x, train_flg)
         if not isinstance(x, np.ndarray):
@@ -160,10 +162,7 @@ class Dropout(reference.Dropout):
         if self.rng is None:
             if not kernel:
                 return super().forward(x, train_flg)
-            bit_generator = np.random.mtrand._rand._bit_generator
-            out, self.mask = _dropout.forward_stream_kernel(
-                x, float(ratio), bit_generator,
-                type(bit_generator) is np.random.MT19937 and _inline_mt19937())
+            out, self.mask = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
             return out
         if _dropout is None:
             raise RuntimeError("Dropout with rng= needs fastdl's compiled kernels, which did not import: "
@@ -173,16 +172,15 @@ class Dropout(reference.Dropout):
         out, self.mask = _dropout.forward_fast_kernel(x, float(ratio), self.rng.bit_generator)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """``dout * mask``."""
         mask = self.mask
         if mask is None:
             raise RuntimeError("Dropout.backward called before a training forward pass")
         if np.shape(dout) != np.shape(mask):
             raise ValueError(f"dout has shape {np.shape(dout)} but the forward pass had {np.shape(mask)}")
-        if (_dropout is None or not _float_array(dout) or type(mask) is not np.ndarray
-                or mask.dtype != np.bool_ or not mask.flags.c_contiguous):
-            return super().backward(dout)
-        return _dropout.backward_kernel(dout, mask)
+        dx = None if _dropout is None else _dropout.backward_kernel(dout, mask)
+        return super().backward(dout) if dx is None else dx
 
 
 class BatchNormalization(reference.BatchNormalization):
@@ -225,60 +223,96 @@ class BatchNormalization(reference.BatchNormalization):
     ``gamma * (dout - dout.mean(0)) / 0.001`` for a constant feature. NaN
     in the input propagates as in the reference.
 
-    The layer writes new results into its previous ``xc``, ``xn``, output
-    and gradient arrays when nothing else references them (not even a
-    weak reference), which saves the page faults of fresh large arrays;
-    an array anyone still holds is never overwritten.
+    Every result is a new array: an array the layer handed out (``xc``,
+    ``xn``, an output, a gradient) is never written again.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None,
-                 *, spatial=False):
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
+                 running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
+                 *, spatial: bool = False) -> None:
         super().__init__(gamma, beta, momentum, running_mean, running_var)
         self.spatial = spatial
-        self._out = None  # the last kernel outputs, to reuse once nothing else holds them
-        self._dx = None
 
-    def _spares(self, nbytes, *names):
-        """This layer's arrays that nothing else references (not even a weak reference).
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
+        """Normalise ``x`` (batch statistics in training, running ones otherwise)."""
+        fast = type(x) is np.ndarray and x.ndim == 2 and not self.spatial
+        matrix = x if fast else self._input_matrix(x)
+        self.input_shape = x.shape
+        return self._from_matrix(self._forward(matrix, train_flg))
 
-        Overwriting them cannot be observed, and it spares the kernels a
-        fresh allocation, whose first touch costs a page fault per page.
-        None (an empty tuple) for results of fewer than ``_REUSE_BYTES`` bytes.
-        """
-        spare = []
-        if not _EXACT_REFCOUNTS or nbytes < _REUSE_BYTES:
-            return ()
-        for name in names:
-            a = getattr(self, name)
-            # References: the attribute, `a` and getrefcount's argument.
-            if type(a) is np.ndarray and sys.getrefcount(a) == 3 and not weakref.getweakrefcount(a):
-                spare.append(a)
-        return tuple(spare)
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """The gradient of the input; sets ``dgamma`` and ``dbeta``."""
+        if self.xc is None:
+            raise RuntimeError("BatchNormalization.backward called before a training forward pass")
+        fast = (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial
+                and dout.shape == self.input_shape)
+        matrix = dout if fast else self._dout_matrix(dout)
+        return self._from_matrix(self._backward(matrix))
 
-    def forward(self, x, train_flg=True):
-        if type(x) is np.ndarray and x.ndim == 2 and not self.spatial and _batchnorm is not None:
-            out = self._forward_kernel(x, train_flg)
-            if out is not None:
-                self.input_shape = x.shape
-                return out
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"BatchNormalization.forward expects a NumPy array, not {type(x).__name__}")
+    def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
+        """The forward pass on the ``(rows, features)`` matrix: the kernel, or the reference where it declines."""
+        if self.running_mean is None and _float_array(x):
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if _batchnorm is not None:
+            if not train_flg:
+                out = _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
+                                                     self.running_mean, self.running_var)
+                if out is not None:
+                    return out
+            elif _is_python_number(self.momentum):
+                result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
+                                                         self.running_var, self.momentum, 1 - self.momentum)
+                if result is not None:
+                    out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
+                    self.batch_size = x.shape[0]
+                    return out
         if x.dtype.kind not in _REAL_KINDS:
             raise TypeError(f"BatchNormalization needs real numbers, not {x.dtype}")
+        self._check_parameters(x.shape[1])
+        return super()._forward(x, train_flg)
+
+    def _backward(self, dout: np.ndarray) -> np.ndarray:
+        """The backward pass on the ``(rows, features)`` matrix: the kernel, or the reference where it declines."""
+        if _batchnorm is not None and dout.shape[0] == self.batch_size:
+            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma)
+            if result is not None:
+                dx, self.dgamma, self.dbeta = result
+                return dx
+        if dout.shape != np.shape(self.xc):
+            raise ValueError(f"dout flattens to {dout.shape} but the last training forward pass "
+                             f"kept xc of shape {np.shape(self.xc)}")
+        return super()._backward(dout)
+
+    def _input_matrix(self, x: Any) -> np.ndarray:
+        """The ``(rows, features)`` matrix of ``x`` the formulas run on; an error for input the layer does not take."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"BatchNormalization.forward expects a NumPy array, not {type(x).__name__}")
         if self.spatial:
             if x.ndim != 4:
                 raise ValueError(f"spatial BatchNormalization expects (N, C, H, W) input, not {x.ndim}-D")
-            self.input_shape = x.shape
             N, C, H, W = x.shape
-            self._check_parameters(C)
-            out = self._forward(np.ascontiguousarray(x.transpose(0, 2, 3, 1).reshape(N * H * W, C)), train_flg)
-            return np.ascontiguousarray(out.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+            return np.ascontiguousarray(x.transpose(0, 2, 3, 1).reshape(N * H * W, C))
         if x.ndim < 2:
             raise ValueError(f"BatchNormalization expects (N, D) or (N, C, H, W) input, not {x.ndim}-D")
-        self._check_parameters(math.prod(x.shape[1:]))
-        return super().forward(x, train_flg)
+        return x.reshape(x.shape[0], -1)
 
-    def _check_parameters(self, D):
+    def _dout_matrix(self, dout: Any) -> np.ndarray:
+        """``dout`` as the ``(rows, features)`` matrix of the last forward pass; an error if it does not fit."""
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"BatchNormalization.backward expects a NumPy array, not {type(dout).__name__}")
+        if dout.shape != self.input_shape:
+            raise ValueError(f"dout has shape {dout.shape} but the last forward pass had {self.input_shape}")
+        return self._input_matrix(dout)
+
+    def _from_matrix(self, out: np.ndarray) -> np.ndarray:
+        """A result on the matrix, back in the input's shape."""
+        if self.spatial:
+            N, C, H, W = self.input_shape
+            return np.ascontiguousarray(out.reshape(N, H, W, C).transpose(0, 3, 1, 2))
+        return out if out.shape == self.input_shape else out.reshape(*self.input_shape)
+
+    def _check_parameters(self, D: int) -> None:
         for name in ("gamma", "beta"):
             value = getattr(self, name)
             if isinstance(value, (int, float, np.integer, np.floating)):
@@ -291,73 +325,6 @@ class BatchNormalization(reference.BatchNormalization):
             value = getattr(self, name)
             if value is not None and np.shape(value) != (D,):
                 raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
-
-    def _forward_kernel(self, x, train_flg):
-        """The kernel's result for a 2-D ``x``, or None where the reference must run."""
-        if self.running_mean is None:
-            self.running_mean = np.zeros(x.shape[1])
-            self.running_var = np.zeros(x.shape[1])
-        if not train_flg:
-            return _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
-                                                  self.running_mean, self.running_var)
-        momentum = self.momentum
-        if not _is_python_number(momentum):
-            return None
-        result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
-                                                 self.running_var, momentum, 1 - momentum,
-                                                 self._spares(x.nbytes, "xc", "xn", "_out"))
-        if result is None:
-            return None
-        out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
-        self.batch_size = x.shape[0]
-        self._out = out
-        return out
-
-    def _forward(self, x, train_flg):
-        out = None
-        if _batchnorm is not None:
-            out = self._forward_kernel(x, train_flg)
-        return super()._forward(x, train_flg) if out is None else out
-
-    def backward(self, dout):
-        if (type(dout) is np.ndarray and dout.ndim == 2 and not self.spatial and _batchnorm is not None
-                and dout.shape == self.input_shape and dout.shape[0] == self.batch_size):
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
-                                                self._spares(dout.nbytes, "_dx"))
-            if result is not None:
-                dx, self.dgamma, self.dbeta = result
-                self._dx = dx
-                return dx
-        if self.xc is None:
-            raise RuntimeError("BatchNormalization.backward called before a training forward pass")
-        if not isinstance(dout, np.ndarray):
-            raise TypeError(f"BatchNormalization.backward expects a NumPy array, not {type(dout).__name__}")
-        if dout.shape != self.input_shape:
-            raise ValueError(f"dout has shape {dout.shape} but the last forward pass had {self.input_shape}")
-        if self.spatial:
-            N, C, H, W = dout.shape
-            dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1).reshape(N * H * W, C))
-            self._check_backward_shape(dout)
-            dx = self._backward(dout)
-            return np.ascontiguousarray(dx.reshape(N, H, W, C).transpose(0, 3, 1, 2))
-        self._check_backward_shape(dout.reshape(dout.shape[0], -1))
-        return super().backward(dout)
-
-    def _check_backward_shape(self, dout2d):
-        if dout2d.shape != np.shape(self.xc):
-            raise ValueError(f"dout flattens to {dout2d.shape} but the last training forward pass "
-                             f"kept xc of shape {np.shape(self.xc)}")
-
-    def _backward(self, dout):
-        result = None
-        if _batchnorm is not None and dout.shape[0] == self.batch_size:
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma,
-                                                self._spares(dout.nbytes, "_dx"))
-        if result is None:
-            return super()._backward(dout)
-        dx, self.dgamma, self.dbeta = result
-        self._dx = dx
-        return dx
 
 
 def _check_images(x: object, layer: str) -> None:

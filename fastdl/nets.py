@@ -1,4 +1,6 @@
 """The reference networks wired to fastdl's layers."""
+from __future__ import annotations
+
 from fastdl import layers
 from fastdl.reference import convnets as reference_convnets
 from fastdl.reference import layers as reference_layers
@@ -17,7 +19,7 @@ class _FastNet:
     Dropout = layers.Dropout
     SoftmaxWithLoss = layers.SoftmaxWithLoss
 
-    def _backprop(self):
+    def _backprop(self) -> None:
         # The reference's backprop, except that the first Affine or
         # Convolution skips the gradient of the network's input, which
         # nothing reads: for an Affine a (batch, 784) matrix product, about a

@@ -1,12 +1,13 @@
 """The chapter's optimizers, drop-in for the book's ``common.optimizer``.
 
 Each class is the reference class (same constructor, defaults, attributes
-and state) whose ``update`` makes one call into compiled code for all the
-keys of ``params``. That call updates in place every key whose arrays the
-kernel takes (exact ``ndarray``, float32 or float64, C-contiguous, one
-dtype and shape for the parameter, gradient and state, writeable, no two
-sharing memory) and runs the reference's own per-key step for every other
-key, in the reference's key order. The results are the reference's in
+and state) whose ``update`` hands all the keys of ``params`` to one
+compiled kernel, ``fastdl._kernels.optim.update``. The kernel updates in
+place every key whose arrays it takes (exact ``ndarray``, float32 or
+float64, C-contiguous, one dtype and shape for the parameter, gradient and
+state, writeable, no two sharing memory) and declines the others; for a
+declined key ``update`` runs ``_step``, the reference's own step, and the
+keys stay in the reference's order. The results are the reference's in
 every case, to the bit (float32 included, with NumPy 2's promotion). What
 differs:
 
@@ -18,16 +19,20 @@ differs:
 - NumPy's floating-point warnings (overflow, invalid value) are not issued
   for keys the kernel updates, and NaN payloads may differ (NaN stays NaN).
 
-``Momentum``'s reference binds a new array to ``v[key]``; the kernel updates
-it in place only when nothing but the dict ``v`` refers to that array, so
-no one can tell the difference.
+No array is written after it was handed out: ``Momentum`` binds a new
+velocity array to ``v[key]`` at each step, as the reference does.
 
 Beyond the book, every class takes the keyword-only options
 ``weight_decay``, ``decoupled`` and ``maximize`` (``Adam`` also
 ``amsgrad``), whose defaults are the book's update, and has
 ``state_dict()``/``load_state_dict()``. The kernels compute the options
-too; ``_Options._step`` is their NumPy definition (the reference path).
+too; ``_KernelOptimizer._step`` is their NumPy definition.
 """
+from __future__ import annotations
+
+from collections.abc import Hashable, MutableMapping
+from typing import Any
+
 import numpy as np
 
 from fastdl import _backend
@@ -35,30 +40,13 @@ from fastdl.reference import optim as reference
 
 _kernels = _backend.load_fastest("optim")
 
+NAMES = reference.NAMES
 
-def _kernel_dtypes(*values):
-    """Which keys the kernels may update with these hyper-parameters.
-
-    NumPy 2 rounds a Python float to the array's dtype (NEP 50), as the
-    kernels do: ``"all"``. A NumPy float64 scalar (the book's search draws
-    ``lr = 10 ** np.random.uniform(-6, -2)``) acts like a Python float on
-    float64 arrays but turns float32 work into float64: ``"float64"``, and
-    float32 keys take the reference path. Anything else (ints, float32
-    scalars) takes the reference path: ``None``.
-    """
-    if _kernels is None:
-        return None
-    dtypes = "all"
-    for x in values:
-        if type(x) is np.float64:
-            dtypes = "float64"
-        elif type(x) is not float:
-            return None
-    return dtypes
+Params = MutableMapping[Hashable, Any]
 
 
-class _Options:
-    """Options beyond the book, ``state_dict`` and the per-key fallback.
+class _KernelOptimizer:
+    """The part the six fast optimizers share: options, ``state_dict`` and the path into the kernel.
 
     Every optimizer takes these keyword-only arguments.
 
@@ -76,86 +64,104 @@ class _Options:
         weight decay is added).
     """
 
-    _hyper = ("lr",)   # constructor arguments, in state_dict
-    _state = ()        # per-key state dicts, in state_dict
+    _rule = "sgd"                       # the kernel's name for this optimizer
+    _hyper: tuple[str, ...] = ("lr",)   # hyper-parameters the kernel rounds to the array's dtype
+    _saved: tuple[str, ...] = ()        # other attributes state_dict saves
+    _state: tuple[str, ...] = ()        # per-key state dicts, in the kernel's order
+    _options: tuple[str, ...] = ("weight_decay", "decoupled", "maximize")
 
-    def _set_options(self, weight_decay, decoupled, maximize):
+    def update(self, params: Params, grads: Params) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys)."""
+        for name in self._state:  # zeros on the first update, as in the reference
+            if getattr(self, name) is None:
+                setattr(self, name, reference._zeros_like_params(params))
+        self._update(params, grads)
+
+    def _set_options(self, weight_decay: float, decoupled: bool, maximize: bool) -> None:
         self.weight_decay = weight_decay
         self.decoupled = decoupled
         self.maximize = maximize
 
-    def _book_rule(self):
-        """True when the options leave the book's update unchanged."""
-        return not self.maximize and self.weight_decay == 0
-
-    def _rule_step(self, params, grads, key, *lr_t):
-        """The optimizer's own formula for one key: the reference's step."""
-        super()._step(params, grads, key, *lr_t)
-
-    def _step(self, params, grads, key, *lr_t):
-        if self._book_rule():
-            return self._rule_step(params, grads, key, *lr_t)
-        g = grads[key]
-        if self.maximize:
-            g = -g
+    def _option_grad(self, params: Params, grads: Params, key: Hashable) -> Any:
+        """The gradient the step uses under the options; applies decoupled decay to ``params[key]``."""
+        g = -grads[key] if self.maximize else grads[key]
         if self.weight_decay != 0:
             if self.decoupled:
                 params[key] -= self.lr * self.weight_decay * params[key]
             else:
                 g = g + self.weight_decay * params[key]
-        self._rule_step(params, {key: g}, key, *lr_t)
+        return g
 
-    def _reference_steps(self, params, grads, *lr_t):
-        """The reference's step as ``step(key)``; a ValueError names the key."""
-        def step(key):
-            try:
-                self._step(params, grads, key, *lr_t)
-            except ValueError as exc:
-                raise ValueError(f"{type(self).__name__}, key {key!r}: {exc}") from exc
-        return step
+    def _step(self, params: Params, grads: Params, key: Hashable, *lr_t: Any) -> None:
+        """The reference path for one key: the reference's step, with the options applied."""
+        if self.maximize or self.weight_decay != 0:
+            grads = {key: self._option_grad(params, grads, key)}
+        super()._step(params, grads, key, *lr_t)
 
-    def _kernel_options(self):
-        """The options as the kernels' bits."""
-        options = _kernels.OPTIONS
-        bits = options["maximize"] if self.maximize else 0
+    def _kernel_hyper(self) -> tuple[dict[str, Any], bool | None]:
+        """The hyper-parameters the kernel rounds to the array's dtype, and which keys it may take.
+
+        NumPy 2 rounds a Python float to the array's dtype (NEP 50), as the
+        kernel does: every key (True). A NumPy float64 scalar (the book's
+        search draws ``lr = 10 ** np.random.uniform(-6, -2)``) acts like a
+        Python float on float64 arrays but turns float32 work into float64:
+        float64 keys only (False). Anything else (ints, float32 scalars): no
+        key (None), and without compiled kernels none either.
+        """
+        if _kernels is None:
+            return {}, None
+        names = self._hyper + ("lr", "weight_decay") if self.weight_decay != 0 else self._hyper
+        hyper = {}
+        float32 = True
+        for name in names:
+            value = hyper[name] = getattr(self, name)
+            if type(value) is np.float64:
+                float32 = False
+            elif type(value) is not float:
+                return hyper, None
+        return hyper, float32
+
+    def _kernel_options(self) -> int:
+        """The options as the kernel's ``OPTIONS`` bits."""
+        bits = _kernels.OPTIONS["maximize"] if self.maximize else 0
         if self.weight_decay != 0:
-            bits |= options["decoupled_decay"] if self.decoupled else options["l2_decay"]
+            bits |= _kernels.OPTIONS["decoupled_decay" if self.decoupled else "l2_decay"]
         return bits
 
-    def _run(self, kernel, hyper, params, grads, *args, lr_t=(), **more):
-        """Update every key: ``kernel`` where it applies, the reference step elsewhere.
+    def _update(self, params: Params, grads: Params, **computed: Any) -> None:
+        """Every key through the kernel, or through ``_step`` where the kernel declines it.
 
-        ``hyper`` holds the hyper-parameters the kernel's arithmetic uses.
+        ``computed`` holds hyper-parameters computed per update (Adam's
+        ``lr_t``), passed to the kernel and to ``_step``.
         """
         keys = list(params.keys())
-        step = self._reference_steps(params, grads, *lr_t)
-        if self.weight_decay != 0:
-            hyper = hyper + (self.lr, self.weight_decay)
-        dtypes = _kernel_dtypes(*hyper)
-        if dtypes is None:
-            for key in keys:
-                step(key)
-            return
-        bits = self._kernel_options()
-        float32 = dtypes == "all"
-        if bits == 0:
-            kernel(keys, params, grads, *args, step, float32=float32)
-        else:
-            kernel(keys, params, grads, *args, step, weight_decay=self.weight_decay,
-                   options=bits, float32=float32, **more)
+        hyper, float32 = self._kernel_hyper()
+        hyper.update(computed)
+        states = [getattr(self, name) for name in self._state]
+        options = 0 if float32 is None else self._kernel_options()
+        i = 0
+        while i < len(keys):
+            if float32 is not None:
+                i = _kernels.update(self._rule, keys, i, params, grads, states, hyper, options, float32)
+                if i == len(keys):
+                    break
+            key = keys[i]
+            try:
+                self._step(params, grads, key, *computed.values())
+            except ValueError as exc:
+                raise ValueError(f"{type(self).__name__}, key {key!r}: {exc}") from exc
+            i += 1
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters, options and state as plain numbers and NumPy arrays (copies)."""
-        out = {name: getattr(self, name) for name in self._hyper}
-        out.update(weight_decay=self.weight_decay, decoupled=self.decoupled,
-                   maximize=self.maximize)
+        out = {name: getattr(self, name) for name in self._hyper + self._saved + self._options}
         for name in self._state:
             state = getattr(self, name)
             out[name] = None if state is None else {
                 key: np.array(value, copy=True) for key, value in state.items()}
         return out
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict()`` returned; training continues bit-identically."""
         for name, value in state_dict.items():
             if isinstance(value, dict):
@@ -163,7 +169,7 @@ class _Options:
             setattr(self, name, value)
 
 
-class SGD(_Options, reference.SGD):
+class SGD(_KernelOptimizer, reference.SGD):
     """Stochastic gradient descent, ``p -= lr*g`` in place.
 
     Parameters
@@ -171,70 +177,50 @@ class SGD(_Options, reference.SGD):
     lr : float, default 0.01
         Learning rate.
     weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
     """
 
-    def __init__(self, lr=0.01, *, weight_decay=0.0, decoupled=False, maximize=False):
+    def __init__(self, lr: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(lr)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params, grads):
-        self._run(_kernels and _kernels.sgd_update, (self.lr,),
-                  params, grads, self.lr)
 
+class _Velocity(_KernelOptimizer):
+    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``.
 
-class _Velocity(_Options):
-    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``."""
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate.
+    momentum : float, default 0.9
+        Fraction of the velocity kept from one step to the next.
+    weight_decay, decoupled, maximize
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
+    """
 
     _hyper = ("lr", "momentum")
     _state = ("v",)
-    _kernel = None  # name of the kernels' entry point
 
-    def __init__(self, lr=0.01, momentum=0.9, *, weight_decay=0.0, decoupled=False,
-                 maximize=False):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0,
+                 decoupled: bool = False, maximize: bool = False) -> None:
         super().__init__(lr, momentum)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params, grads):
-        if self.v is None:
-            self.v = reference._zeros_like_params(params)
-        self._run(_kernels and getattr(_kernels, self._kernel), (self.lr, self.momentum),
-                  params, grads, self.v, self.lr, self.momentum)
-
 
 class Momentum(_Velocity, reference.Momentum):
-    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v``.
+    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v`` (parameters: see ``_Velocity``)."""
 
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    momentum : float, default 0.9
-        Fraction of the velocity kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
-    """
-
-    _kernel = "momentum_update"
+    _rule = "momentum"
 
 
 class Nesterov(_Velocity, reference.Nesterov):
-    """Nesterov's accelerated gradient, in the book's rearranged form.
+    """Nesterov's accelerated gradient in the book's rearranged form (parameters: see ``_Velocity``)."""
 
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    momentum : float, default 0.9
-        Fraction of the velocity kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
-    """
-
-    _kernel = "nesterov_update"
+    _rule = "nesterov"
 
 
-class AdaGrad(_Options, reference.AdaGrad):
+class AdaGrad(_KernelOptimizer, reference.AdaGrad):
     """AdaGrad: ``h += g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
 
     Parameters
@@ -242,23 +228,19 @@ class AdaGrad(_Options, reference.AdaGrad):
     lr : float, default 0.01
         Learning rate.
     weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
     """
 
+    _rule = "adagrad"
     _state = ("h",)
 
-    def __init__(self, lr=0.01, *, weight_decay=0.0, decoupled=False, maximize=False):
+    def __init__(self, lr: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(lr)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = reference._zeros_like_params(params)
-        self._run(_kernels and _kernels.adagrad_update, (self.lr,),
-                  params, grads, self.h, self.lr)
 
-
-class RMSprop(_Options, reference.RMSprop):
+class RMSprop(_KernelOptimizer, reference.RMSprop):
     """RMSprop: ``h = decay_rate*h + (1-decay_rate)*g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
 
     Parameters
@@ -268,26 +250,20 @@ class RMSprop(_Options, reference.RMSprop):
     decay_rate : float, default 0.99
         Fraction of ``h`` kept from one step to the next.
     weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
     """
 
+    _rule = "rmsprop"
     _hyper = ("lr", "decay_rate")
     _state = ("h",)
 
-    def __init__(self, lr=0.01, decay_rate=0.99, *, weight_decay=0.0, decoupled=False,
-                 maximize=False):
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, *, weight_decay: float = 0.0,
+                 decoupled: bool = False, maximize: bool = False) -> None:
         super().__init__(lr, decay_rate)
         self._set_options(weight_decay, decoupled, maximize)
 
-    def update(self, params, grads):
-        if self.h is None:
-            self.h = reference._zeros_like_params(params)
-        self._run(_kernels and _kernels.rmsprop_update,
-                  (self.lr, self.decay_rate),
-                  params, grads, self.h, self.lr, self.decay_rate)
 
-
-class Adam(_Options, reference.Adam):
+class Adam(_KernelOptimizer, reference.Adam):
     """Adam with the bias correction folded into the step size ``lr_t``.
 
     For float32 parameters ``lr_t*m / (sqrt(v) + 1e-7)`` is computed in
@@ -304,51 +280,48 @@ class Adam(_Options, reference.Adam):
         propagates), and divide by ``sqrt(v_max) + 1e-7`` instead of
         ``sqrt(v) + 1e-7``.
     weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._Options``.
+        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
         ``weight_decay=w, decoupled=True`` is AdamW.
     """
 
-    _hyper = ("lr", "beta1", "beta2", "amsgrad", "iter")
+    _rule = "adam"
+    # lr enters only through lr_t, a NumPy float64 for a Python float lr;
+    # checking lr sends every other lr (and so lr_t) to the reference.
+    _hyper = ("lr", "beta1", "beta2")
+    _saved = ("iter",)
     _state = ("m", "v", "v_max")
+    _options = _KernelOptimizer._options + ("amsgrad",)
 
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, *, amsgrad=False,
-                 weight_decay=0.0, decoupled=False, maximize=False):
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, *,
+                 amsgrad: bool = False, weight_decay: float = 0.0, decoupled: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(lr, beta1, beta2)
         self.amsgrad = amsgrad
         self.v_max = None
         self._set_options(weight_decay, decoupled, maximize)
 
-    def _book_rule(self):
-        return not self.amsgrad and super()._book_rule()
+    def _kernel_options(self) -> int:
+        amsgrad = _kernels.OPTIONS["amsgrad"] if self.amsgrad else 0
+        return super()._kernel_options() | amsgrad
 
-    def _kernel_options(self):
-        bits = super()._kernel_options()
-        if bits is None or not self.amsgrad:
-            return bits
-        return bits | _kernels.OPTIONS["amsgrad"]
-
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Params) -> None:
+        """Update every array of ``params`` in place from ``grads`` (same keys)."""
         if self.m is None:
             self.m = reference._zeros_like_params(params)
             self.v = reference._zeros_like_params(params)
         if self.amsgrad and self.v_max is None:
             self.v_max = reference._zeros_like_params(params)
         self.iter += 1
-        lr_t = self._lr_t()
-        # lr_t is a NumPy float64 scalar whenever lr is a float: float32 keys
-        # divide in double, as the kernel does.
-        hyper = (self.beta1, self.beta2) if type(lr_t) is np.float64 else (None,)
-        self._run(_kernels and _kernels.adam_update, hyper, params, grads,
-                  self.m, self.v, lr_t, self.beta1, self.beta2, lr_t=(lr_t,),
-                  lr=self.lr, v_max=self.v_max)
+        self._update(params, grads, lr_t=self._lr_t())
 
-    def _rule_step(self, params, grads, key, lr_t):
+    def _step(self, params: Params, grads: Params, key: Hashable, lr_t: Any) -> None:
         if not self.amsgrad:
-            return super()._rule_step(params, grads, key, lr_t)
-        self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
-        self.v[key] += (1 - self.beta2) * (grads[key] * grads[key] - self.v[key])
+            return super()._step(params, grads, key, lr_t)
+        g = self._option_grad(params, grads, key)  # AMSGrad is not in the reference
+        self.m[key] += (1 - self.beta1) * (g - self.m[key])
+        self.v[key] += (1 - self.beta2) * (g * g - self.v[key])
         np.maximum(self.v_max[key], self.v[key], out=self.v_max[key])
         params[key] -= lr_t * self.m[key] / (np.sqrt(self.v_max[key]) + reference.EPS)
 
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "NAMES"]

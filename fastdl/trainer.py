@@ -1,4 +1,6 @@
 """The reference training loop with fastdl's optimizers."""
+from __future__ import annotations
+
 from fastdl import optim
 from fastdl.reference import trainer as reference
 
@@ -6,10 +8,7 @@ from fastdl.reference import trainer as reference
 class Trainer(reference.Trainer):
     __doc__ = reference.Trainer.__doc__
 
-    optimizers = {
-        "sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-        "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-    }
+    optimizers = {name.lower(): getattr(optim, name) for name in optim.NAMES}
 
 
 __all__ = ["Trainer"]

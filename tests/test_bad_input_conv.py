@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl import layers, reference, util
+from fastdl import _backend, layers, reference, util
 
 
 def conv(C=2, FN=3, size=3, stride=1, pad=0):
@@ -176,7 +176,7 @@ def _conv_and_pool(queue=None):
 
 @pytest.mark.skipif(layers._conv is None, reason="compiled kernels not built")
 def test_a_forked_child_does_not_hang():
-    old = layers._conv._set_thread_threshold(1)
+    old = _backend.load("threads")._set_thread_threshold(1)
     threads = fastdl.get_num_threads()
     try:
         fastdl.set_num_threads(2)
@@ -194,5 +194,5 @@ def test_a_forked_child_does_not_hang():
         assert not alive and child.exitcode == 0
         assert isinstance(queue.get(), float)
     finally:
-        layers._conv._set_thread_threshold(old)
+        _backend.load("threads")._set_thread_threshold(old)
         fastdl.set_num_threads(threads)

@@ -1,5 +1,6 @@
 """The compiled kernels are present, and the tests import the installed package."""
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -29,3 +30,20 @@ def test_imported_from_the_installed_package_in_ci():
     if os.environ.get("CI_INSTALLED_WHEEL") != "1":
         pytest.skip("only CI checks where fastdl was imported from")
     assert "site-packages" in fastdl.__file__
+
+
+def test_a_missing_kernel_warns_once_naming_it(monkeypatch):
+    monkeypatch.setattr(_backend, "REQUIRE_CYTHON", False)
+    monkeypatch.setattr(_backend, "missing", {})
+    with pytest.warns(RuntimeWarning, match=r"fastdl\._kernels\.no_such_kernel does not import \(No module"):
+        assert _backend.load("no_such_kernel") is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _backend.load("no_such_kernel") is None  # once is enough
+    assert "no_such_kernel" in _backend.missing
+
+
+def test_a_missing_kernel_is_an_error_when_required(monkeypatch):
+    monkeypatch.setattr(_backend, "REQUIRE_CYTHON", True)
+    with pytest.raises(ImportError, match="FASTDL_REQUIRE_CYTHON=1 but fastdl._kernels.no_such_kernel"):
+        _backend.load("no_such_kernel")

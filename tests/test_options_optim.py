@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from fastdl import optim, reference
-
-NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+from fastdl.reference.optim import NAMES
 
 
 def make_case(dtype=np.float64, seed=0, steps=4):

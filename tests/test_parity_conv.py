@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastdl
-from fastdl import layers, nets, optim, reference, util
+from fastdl import _backend, layers, nets, optim, reference, util
 from fastdl.reference import convnets as reference_convnets
 
 SOURCE_DTYPES = [np.float16, np.float32, np.float64]
@@ -193,10 +193,10 @@ def test_gradients_keep_the_references_layout_where_it_matters(N, C, H, W, conti
 def low_thread_threshold():
     if layers._conv is None:
         pytest.skip("compiled kernels not built")
-    old = layers._conv._set_thread_threshold(1)
+    old = _backend.load("threads")._set_thread_threshold(1)
     threads = fastdl.get_num_threads()
     yield
-    layers._conv._set_thread_threshold(old)
+    _backend.load("threads")._set_thread_threshold(old)
     fastdl.set_num_threads(threads)
 
 

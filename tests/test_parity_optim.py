@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fastdl import _backend, optim, reference
+from fastdl.reference.optim import NAMES
 
-NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
 STATE = {"SGD": (), "Momentum": ("v",), "Nesterov": ("v",), "AdaGrad": ("h",),
          "RMSprop": ("h",), "Adam": ("m", "v")}
 SHAPES = [(), (0,), (1,), (7,), (3, 5), (2, 3, 4, 5), (1031,)]

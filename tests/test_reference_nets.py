@@ -6,6 +6,7 @@ from fastdl.reference import (
     MultiLayerNet, MultiLayerNetExtend, Trainer, numerical_gradient, shuffle_dataset,
 )
 from fastdl.reference.nets import init_scale
+from fastdl.reference.optim import NAMES
 
 
 def test_init_scale():
@@ -86,7 +87,7 @@ def synthetic_data(n, d=20, classes=3):
     return centres[t] + rng.standard_normal((n, d)), t
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"])
+@pytest.mark.parametrize("optimizer", NAMES)
 def test_trainer_loss_falls(optimizer):
     x, t = synthetic_data(300)
     net = MultiLayerNetExtend(20, [30, 30], 3, use_batchnorm=True, use_dropout=True, dropout_ration=0.1)

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl import optim
-
-NAMES = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+from fastdl import _backend, optim
+from fastdl.reference.optim import NAMES
 
 
 @pytest.fixture
@@ -22,9 +21,9 @@ def small_thread_threshold():
     """Split even small arrays across threads, so that the threaded path runs here."""
     if optim._kernels is None:
         pytest.skip("compiled kernels not built")
-    old = optim._kernels._set_thread_threshold(1)
+    old = _backend.load("threads")._set_thread_threshold(1)
     yield
-    optim._kernels._set_thread_threshold(old)
+    _backend.load("threads")._set_thread_threshold(old)
 
 
 def test_set_and_get(restore_threads):

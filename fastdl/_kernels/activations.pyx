@@ -5,11 +5,13 @@
 # does. Only comparisons and copies: results are the reference's bit for
 # bit (a zeroed entry is +0.0, NaN is kept since `NaN <= 0` is false).
 #
-# The `def` wrappers take ndarrays (any number of dimensions, C-contiguous
-# float32/float64, checked again here); fastdl/layers.py decides.
+# The `def` wrappers take any object and return None, having written
+# nothing, where the kernel does not apply (fastdl/_kernels/README.md).
 from cython cimport floating
 
 cimport numpy as cnp
+
+from fastdl._kernels.common cimport bool_like, empty_like, float_type
 
 cnp.import_array()
 
@@ -35,46 +37,52 @@ cdef void relu_backward_pass(floating* dout,               # IN/OUT (n,)
         dout[i] = 0 if mask[i] else dout[i]               # dout[self.mask] = 0
 
 
-cdef int check_float(cnp.ndarray a, str name) except -1:
-    cdef int t = cnp.PyArray_TYPE(a)
-    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
-        raise ValueError(f"relu kernel: {name} must be an aligned, native, C-contiguous float32 or float64 array")
-    return 0
+def relu_forward(object x):
+    """Return ``(out, mask)`` with ``mask = x <= 0`` and ``out`` zero there, ``x`` elsewhere.
 
-
-def relu_forward(cnp.ndarray x):
-    """Return ``(out, mask)`` with ``mask = x <= 0`` and ``out`` zero there, ``x`` elsewhere."""
-    check_float(x, "x")
-    cdef int t = cnp.PyArray_TYPE(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
-    cdef cnp.ndarray mask = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_BOOL, 0)
+    ``None`` where the kernel does not apply (x not an aligned, native,
+    C-contiguous float32/float64 ndarray).
+    """
+    cdef int t = float_type(x)
+    if t < 0:
+        return None
+    cdef cnp.ndarray out = empty_like(x, t)
+    cdef cnp.ndarray mask = empty_like(x, cnp.NPY_BOOL)
     if t == cnp.NPY_FLOAT64:
-        with nogil:
-            relu_forward_pass[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
-                                      <cnp.npy_bool*>cnp.PyArray_DATA(mask), n)
+        forward_arrays(<double*>cnp.PyArray_DATA(x), out, mask)
     else:
-        with nogil:
-            relu_forward_pass[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
-                                     <cnp.npy_bool*>cnp.PyArray_DATA(mask), n)
+        forward_arrays(<float*>cnp.PyArray_DATA(x), out, mask)
     return out, mask
 
 
-def relu_backward(cnp.ndarray dout, cnp.ndarray mask):
-    """Zero ``dout`` in place where the bool ``mask`` is set."""
-    check_float(dout, "dout")
-    if not cnp.PyArray_ISWRITEABLE(dout):
-        raise ValueError("relu kernel: dout is read-only")
-    if (cnp.PyArray_TYPE(mask) != cnp.NPY_BOOL or not cnp.PyArray_IS_C_CONTIGUOUS(mask)
-            or not cnp.PyArray_SAMESHAPE(dout, mask)):
-        raise ValueError("relu kernel: mask must be a C-contiguous bool array shaped like dout")
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(dout)
-    if cnp.PyArray_TYPE(dout) == cnp.NPY_FLOAT64:
-        with nogil:
-            relu_backward_pass[double](<double*>cnp.PyArray_DATA(dout),
-                                       <cnp.npy_bool*>cnp.PyArray_DATA(mask), n)
+cdef void forward_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    with nogil:
+        relu_forward_pass(x, out_, mask_, n)
+
+
+def relu_backward(object dout_, object mask_):
+    """Zero ``dout`` in place where the bool ``mask`` is set; returns ``dout``.
+
+    ``None`` (nothing written) where the kernel does not apply: dout not a
+    writeable, aligned, native, C-contiguous float32/float64 ndarray, or
+    mask not a C-contiguous bool ndarray of its shape.
+    """
+    cdef int t = float_type(dout_)
+    if t < 0 or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dout_) or not bool_like(mask_, dout_):
+        return None
+    cdef cnp.ndarray dout = dout_, mask = mask_
+    if t == cnp.NPY_FLOAT64:
+        backward_arrays(<double*>cnp.PyArray_DATA(dout), mask)
     else:
-        with nogil:
-            relu_backward_pass[float](<float*>cnp.PyArray_DATA(dout),
-                                      <cnp.npy_bool*>cnp.PyArray_DATA(mask), n)
+        backward_arrays(<float*>cnp.PyArray_DATA(dout), mask)
+    return dout
+
+
+cdef void backward_arrays(floating* dout, cnp.ndarray mask) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(mask)
+    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    with nogil:
+        relu_backward_pass(dout, mask_, n)

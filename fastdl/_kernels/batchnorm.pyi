@@ -1,17 +1,16 @@
 import numpy as np
 import numpy.typing as npt
 
+_Array = npt.NDArray[np.floating]
+_Array64 = npt.NDArray[np.float64]
+
 def forward_train_kernel(
-    x: npt.NDArray[np.floating], gamma: npt.NDArray[np.floating], beta: npt.NDArray[np.floating],
-    running_mean: npt.NDArray[np.float64], running_var: npt.NDArray[np.float64],
+    x_: object, gamma_: object, beta_: object, running_mean_: object, running_var_: object,
     momentum: float, one_minus_momentum: float,
-) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], npt.NDArray[np.floating],
-           npt.NDArray[np.floating], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+) -> tuple[_Array, _Array, _Array, _Array, _Array64, _Array64] | None: ...
 def forward_test_kernel(
-    x: npt.NDArray[np.floating], gamma: npt.NDArray[np.floating], beta: npt.NDArray[np.floating],
-    running_mean: npt.NDArray[np.float64], running_var: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]: ...
+    x_: object, gamma_: object, beta_: object, running_mean_: object, running_var_: object,
+) -> _Array64 | None: ...
 def backward_kernel(
-    dout: npt.NDArray[np.floating], xc: npt.NDArray[np.floating], xn: npt.NDArray[np.floating],
-    std: npt.NDArray[np.floating], gamma: npt.NDArray[np.floating],
-) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
+    dout_: object, xc_: object, xn_: object, std_: object, gamma_: object,
+) -> tuple[_Array, _Array, _Array] | None: ...

@@ -1,8 +1,6 @@
 import numpy as np
 import numpy.typing as npt
 
-THREAD_THRESHOLD: int
-
 def im2col(
     x: npt.NDArray[np.floating], filter_h: int, filter_w: int, stride: int, pad: int,
 ) -> npt.NDArray[np.float64]: ...
@@ -23,4 +21,3 @@ def pool_backward(
     dout: npt.NDArray[np.float64], arg_max: npt.NDArray[np.intp], input_shape: tuple[int, int, int, int],
     pool_h: int, pool_w: int, stride: int, pad: int,
 ) -> npt.NDArray[np.float64] | None: ...
-def _set_thread_threshold(n: int) -> int: ...

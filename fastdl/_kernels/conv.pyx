@@ -32,44 +32,30 @@
 #   the zeros the reference adds elsewhere change no bits (every pixel
 #   starts at +0.0, so none is ever -0.0).
 #
-# Threads: above THREAD_THRESHOLD elements, images are split across OpenMP
-# threads; each thread writes whole images and nothing is reduced across
-# images, so results do not depend on the thread count (db is summed per
-# column, each column by one thread, over all images in order). A forked
-# child process runs on one thread.
+# Threads: from the threshold of fastdl._kernels.threads (elements written,
+# or read for pooling), images are split across OpenMP threads; each thread
+# writes whole images and nothing is reduced across images, so results do
+# not depend on the thread count (db is summed per column, each column by
+# one thread, over all images in order). A forked child process runs on
+# one thread.
 #
 # The `def` wrappers check types, layouts and shapes again (cheaply);
 # fastdl/layers.py and fastdl/util.py decide what reaches them.
 from cython.parallel cimport prange
-from libc.math cimport isnan, signbit
+from libc.math cimport signbit
 from libc.stdint cimport uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
+
+from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num
+from fastdl._kernels.threads cimport thread_threshold
 
 import os
 
 import numpy as np
 
 cnp.import_array()
-
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int conv_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    static int conv_max_threads(void) { return 1; }
-    static int omp_get_thread_num(void) { return 0; }
-    #endif
-    """
-    int conv_max_threads() noexcept nogil
-    int omp_get_thread_num() noexcept nogil
-
-# Below this many elements written (or read, for pooling) a call runs on
-# one thread: SimpleConvNet's and DeepConvNet's batch-100 layers are above it.
-THREAD_THRESHOLD = 2**18
-cdef Py_ssize_t thread_threshold = THREAD_THRESHOLD
 
 ctypedef fused source_t:
     double
@@ -95,9 +81,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
-    if in_forked_child or elements < thread_threshold or images < 2:
+    if in_forked_child or elements < thread_threshold() or images < 2:
         return 1
-    return <int>min(<Py_ssize_t>conv_max_threads(), images)
+    return <int>min(<Py_ssize_t>omp_get_max_threads(), images)
 
 
 cdef inline double half_to_double(uint16_t h) noexcept nogil:
@@ -131,9 +117,9 @@ cdef struct Geometry:
     Py_ssize_t stride, pad
     Py_ssize_t OH, OW           # output positions
     Py_ssize_t HP, WP           # the reference's padded gradient image: H + 2*pad + stride - 1, ...
-    const Py_ssize_t* offsets   # (C*FH*FW,) or (FH*FW,) for pooling: where entry (c, y, x)
-                                # of a window lies in the image (the padded one for col2im),
-                                # from its top-left pixel
+    # (C*FH*FW,), or (FH*FW,) for pooling: where entry (c, y, x) of a window
+    # lies in the image (the padded one for col2im), from its top-left pixel
+    const Py_ssize_t* offsets
 
 
 cdef void set_offsets(Py_ssize_t* offsets,        # OUT (channels*FH*FW,)
@@ -511,12 +497,13 @@ cdef void pool_backward_batch(const double* dout,            # IN  (N, C, OH, OW
 # ---- the Python entry points ------------------------------------------------------
 
 cdef int source_type(cnp.ndarray a, int ndim, str name) except -1:
-    """NumPy's type number of ``a``, an aligned, native, C-contiguous float16/32/64 array of ``ndim`` dimensions."""
+    """NumPy's type number of ``a``, an exact, aligned, native, C-contiguous
+    float16/32/64 ndarray of ``ndim`` dimensions."""
     cdef int t = cnp.PyArray_TYPE(a)
-    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT16)
+    if (not cnp.PyArray_CheckExact(a) or (t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT16)
             or cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
             or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
-        raise ValueError(f"conv kernel: {name} must be an aligned, native, C-contiguous "
+        raise ValueError(f"conv kernel: {name} must be an exact, aligned, native, C-contiguous "
                          f"{ndim}-D float16, float32 or float64 array")
     return t
 
@@ -573,7 +560,7 @@ cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
     shape[2] = g.HP if padded_out else g.H
     shape[3] = g.WP if padded_out else g.W
     cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
-    shape[0] = 0 if padded_out else min(<Py_ssize_t>conv_max_threads(), N)
+    shape[0] = 0 if padded_out else min(<Py_ssize_t>omp_get_max_threads(), N)
     shape[2] = g.HP
     shape[3] = g.WP
     return result, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
@@ -593,7 +580,7 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     shape[1] = g.C * g.FH * g.FW
     cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
     cdef double* dst = <double*>cnp.PyArray_DATA(col)
-    cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
+    cdef cnp.ndarray _offsets = window_offsets(&g, g.C, False)
     with nogil:
         if t == cnp.NPY_FLOAT64:
             im2col_batch(<const double*>cnp.PyArray_DATA(x), dst, N, &g)
@@ -621,7 +608,7 @@ def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t f
     cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
     if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
         raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
-    cdef cnp.ndarray offsets = window_offsets(&g, C, True)
+    cdef cnp.ndarray _offsets = window_offsets(&g, C, True)
     cdef cnp.ndarray img, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
     img, scratch = fold_arrays(&g, N, padded_out)
@@ -710,8 +697,8 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
     cdef cnp.ndarray arg_max = cnp.PyArray_EMPTY(1, shape, cnp.NPY_INTP, 0)
     cdef double* o = <double*>cnp.PyArray_DATA(out)
     cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
-    cdef cnp.ndarray offsets = window_offsets(&g, 1, False)
-    shape[0] = conv_max_threads() * (g.FH * g.FW + 2 * g.OW)
+    cdef cnp.ndarray _offsets = window_offsets(&g, 1, False)
+    shape[0] = omp_get_max_threads() * (g.FH * g.FW + 2 * g.OW)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
     cdef double* values = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
@@ -740,7 +727,8 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
     if (cnp.PyArray_DIM(dout, 0) != N or cnp.PyArray_DIM(dout, 1) != C
             or cnp.PyArray_DIM(dout, 2) != g.OH or cnp.PyArray_DIM(dout, 3) != g.OW):
         raise ValueError("conv kernel: dout does not have the pooling output's shape")
-    if (cnp.PyArray_TYPE(arg_max) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(arg_max)
+    if (not cnp.PyArray_CheckExact(arg_max) or cnp.PyArray_TYPE(arg_max) != cnp.NPY_INTP
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arg_max)
             or not cnp.PyArray_ISALIGNED(arg_max) or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(arg_max)):
         raise ValueError("conv kernel: arg_max must be a C-contiguous intp array, one entry per window")
     cdef const cnp.npy_intp* a = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
@@ -756,15 +744,8 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
     cdef cnp.ndarray dx, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
     dx, scratch = fold_arrays(&g, N, padded_out)
-    cdef cnp.ndarray offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
+    cdef cnp.ndarray _offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
     with nogil:
         pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
                             <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
     return dx[:, :, pad:H + pad, pad:W + pad] if padded_out else dx
-
-
-def _set_thread_threshold(Py_ssize_t n):
-    """Split work of at least ``n`` elements across threads; returns the old threshold (for tests)."""
-    global thread_threshold
-    old, thread_threshold = thread_threshold, max(n, 1)
-    return old

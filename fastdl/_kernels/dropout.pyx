@@ -25,8 +25,8 @@
 # made in batches so that the compare and multiply loops vectorise. It is
 # reproducible for a given seed but not NumPy's stream.
 #
-# The `def` wrappers take ndarrays (any number of dimensions, C-contiguous
-# float32/float64, checked again here); fastdl/layers.py decides.
+# The `def` wrappers take any object and return None, having drawn and
+# written nothing, where the kernel does not apply (fastdl/_kernels/README.md).
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from cpython.pycapsule cimport PyCapsule_GetPointer
@@ -35,6 +35,8 @@ import numpy as np
 
 cimport numpy as cnp
 from numpy.random cimport bitgen_t
+
+from fastdl._kernels.common cimport bool_like, empty_like, float_type
 
 cnp.import_array()
 
@@ -143,8 +145,8 @@ cdef void forward_fast(const floating* x,                  # IN  (n,)
                        cnp.npy_bool* mask,                 # OUT (n,)
                        Py_ssize_t n, int64_t threshold,
                        uint64_t seed) noexcept nogil:
-    cdef uint64_t words[DRAWS]
-    cdef const uint32_t* halves = <const uint32_t*>words
+    cdef uint32_t halves[2 * DRAWS]
+    cdef uint64_t word
     # u32 > threshold as a signed compare (which SSE2 has) of both sides
     # with the top bit flipped; a negative threshold keeps everything.
     cdef int32_t biased = <int32_t>(<uint32_t>threshold ^ 0x80000000u)
@@ -155,7 +157,9 @@ cdef void forward_fast(const floating* x,                  # IN  (n,)
         m = min(2 * DRAWS, n - start)
         for k in range((m + 1) // 2):
             counter += 0x9e3779b97f4a7c15u
-            words[k] = splitmix64(counter)
+            word = splitmix64(counter)
+            halves[2 * k] = <uint32_t>word                # low half first: the words' order on x86-64
+            halves[2 * k + 1] = <uint32_t>(word >> 32)
         for i in range(m):
             mask[start + i] = keep_all | (<int32_t>(halves[i] ^ 0x80000000u) > biased)  # u32 / 2**32 > dropout_ratio
         for i in range(m):
@@ -172,52 +176,45 @@ cdef void apply_mask(const floating* dout,                 # IN  (n,)
         dx[i] = dout[i] * <floating>mask[i]               # dout * self.mask
 
 
-cdef int check_float(cnp.ndarray a, str name) except -1:
-    cdef int t = cnp.PyArray_TYPE(a)
-    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
-        raise ValueError(f"dropout kernel: {name} must be an aligned, native, C-contiguous float32 or float64 array")
-    return 0
-
-
 cdef bitgen_t* bitgen_of(object bit_generator) except NULL:
     return <bitgen_t*>PyCapsule_GetPointer(bit_generator.capsule, "BitGenerator")
 
 
-def forward_stream_kernel(cnp.ndarray x, double ratio, object bit_generator, bint inline_mt19937=False):
+def forward_stream_kernel(object x, double ratio, object bit_generator, bint inline_mt19937=False):
     """``mask = draws > ratio`` with ``bit_generator``'s doubles; returns ``(x*mask, mask)``.
 
     ``inline_mt19937`` runs the Mersenne Twister here on the state of an
     ``MT19937`` bit generator (only once ``mt19937_layout_matches()``).
+    ``None`` (nothing drawn) where the kernel does not apply: x not an
+    aligned, native, C-contiguous float32/float64 ndarray.
     """
-    check_float(x, "x")
+    cdef int t = float_type(x)
+    if t < 0:
+        return None
     if inline_mt19937 and type(bit_generator) is not np.random.MT19937:
         raise ValueError("dropout kernel: inline_mt19937 needs an MT19937 bit generator")
-    cdef int t = cnp.PyArray_TYPE(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
-    cdef cnp.ndarray mask = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_BOOL, 0)
-    cdef bitgen_t* bitgen = bitgen_of(bit_generator)
-    cdef mt19937_state* st = <mt19937_state*>bitgen.state
+    cdef cnp.ndarray out = empty_like(x, t)
+    cdef cnp.ndarray mask = empty_like(x, cnp.NPY_BOOL)
     with bit_generator.lock:
-        if inline_mt19937:
-            if t == cnp.NPY_FLOAT64:
-                with nogil:
-                    forward_mt19937[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
-                                            <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, ratio, st)
-            else:
-                with nogil:
-                    forward_mt19937[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
-                                           <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, ratio, st)
-        elif t == cnp.NPY_FLOAT64:
-            with nogil:
-                forward_stream[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
-                                       <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, ratio, bitgen)
+        if t == cnp.NPY_FLOAT64:
+            stream_arrays(<double*>cnp.PyArray_DATA(x), out, mask, ratio, bitgen_of(bit_generator),
+                          inline_mt19937)
         else:
-            with nogil:
-                forward_stream[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
-                                      <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, ratio, bitgen)
+            stream_arrays(<float*>cnp.PyArray_DATA(x), out, mask, ratio, bitgen_of(bit_generator),
+                          inline_mt19937)
     return out, mask
+
+
+cdef void stream_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask, double ratio,
+                        bitgen_t* bitgen, bint inline_mt19937) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    with nogil:
+        if inline_mt19937:
+            forward_mt19937(x, out_, mask_, n, ratio, <mt19937_state*>bitgen.state)
+        else:
+            forward_stream(x, out_, mask_, n, ratio, bitgen)
 
 
 def mt19937_layout_matches():
@@ -248,9 +245,11 @@ def mt19937_layout_matches():
             and np.array_equal(after["key"], after_reference["key"]))
 
 
-def forward_fast_kernel(cnp.ndarray x, double ratio, object bit_generator):
+def forward_fast_kernel(object x, double ratio, object bit_generator):
     """Like ``forward_stream_kernel`` with 32 bits per element from SplitMix64 seeded by one draw."""
-    check_float(x, "x")
+    cdef int t = float_type(x)
+    if t < 0:
+        return None
     cdef int64_t threshold
     if ratio < 0:
         threshold = -1                                    # keep every element
@@ -258,40 +257,50 @@ def forward_fast_kernel(cnp.ndarray x, double ratio, object bit_generator):
         threshold = 0xFFFFFFFF
     else:
         threshold = <int64_t>(ratio * 4294967296.0)       # exact: a power-of-two scaling, then floor
-    cdef int t = cnp.PyArray_TYPE(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
-    cdef cnp.ndarray mask = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.NPY_BOOL, 0)
+    cdef cnp.ndarray out = empty_like(x, t)
+    cdef cnp.ndarray mask = empty_like(x, cnp.NPY_BOOL)
     cdef bitgen_t* bitgen = bitgen_of(bit_generator)
     cdef uint64_t seed
     with bit_generator.lock:
         seed = bitgen.next_uint64(bitgen.state)
     if t == cnp.NPY_FLOAT64:
-        with nogil:
-            forward_fast[double](<double*>cnp.PyArray_DATA(x), <double*>cnp.PyArray_DATA(out),
-                                 <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, seed)
+        fast_arrays(<double*>cnp.PyArray_DATA(x), out, mask, threshold, seed)
     else:
-        with nogil:
-            forward_fast[float](<float*>cnp.PyArray_DATA(x), <float*>cnp.PyArray_DATA(out),
-                                <cnp.npy_bool*>cnp.PyArray_DATA(mask), n, threshold, seed)
+        fast_arrays(<float*>cnp.PyArray_DATA(x), out, mask, threshold, seed)
     return out, mask
 
 
-def backward_kernel(cnp.ndarray dout, cnp.ndarray mask):
-    """``dout * mask`` for a bool ``mask`` of the same shape."""
-    check_float(dout, "dout")
-    if (cnp.PyArray_TYPE(mask) != cnp.NPY_BOOL or not cnp.PyArray_IS_C_CONTIGUOUS(mask)
-            or not cnp.PyArray_SAMESHAPE(dout, mask)):
-        raise ValueError("dropout kernel: mask must be a C-contiguous bool array shaped like dout")
-    cdef int t = cnp.PyArray_TYPE(dout)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(dout)
-    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(dout), cnp.PyArray_DIMS(dout), t, 0)
+cdef void fast_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask, int64_t threshold,
+                      uint64_t seed) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
+    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    with nogil:
+        forward_fast(x, out_, mask_, n, threshold, seed)
+
+
+def backward_kernel(object dout_, object mask_):
+    """``dout * mask`` for a bool ``mask`` of the same shape, a new array.
+
+    ``None`` where the kernel does not apply: dout not an aligned, native,
+    C-contiguous float32/float64 ndarray, or mask not a C-contiguous bool
+    ndarray of its shape.
+    """
+    cdef int t = float_type(dout_)
+    if t < 0 or not bool_like(mask_, dout_):
+        return None
+    cdef cnp.ndarray dout = dout_, mask = mask_
+    cdef cnp.ndarray dx = empty_like(dout, t)
     if t == cnp.NPY_FLOAT64:
-        with nogil:
-            apply_mask[double](<double*>cnp.PyArray_DATA(dout), <cnp.npy_bool*>cnp.PyArray_DATA(mask),
-                               <double*>cnp.PyArray_DATA(dx), n)
+        mask_arrays(<double*>cnp.PyArray_DATA(dout), mask, dx)
     else:
-        with nogil:
-            apply_mask[float](<float*>cnp.PyArray_DATA(dout), <cnp.npy_bool*>cnp.PyArray_DATA(mask),
-                              <float*>cnp.PyArray_DATA(dx), n)
+        mask_arrays(<float*>cnp.PyArray_DATA(dout), mask, dx)
     return dx
+
+
+cdef void mask_arrays(floating* dout, cnp.ndarray mask, cnp.ndarray dx) noexcept:
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(dx)
+    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef floating* dx_ = <floating*>cnp.PyArray_DATA(dx)
+    with nogil:
+        apply_mask(dout, mask_, dx_, n)

@@ -37,5 +37,5 @@ def get_backend(name):
 
 
 def _optimizers(module):
-    names = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
-    return {name: getattr(module, name) for name in names}
+    from fastdl.reference.optim import NAMES
+    return {name: getattr(module, name) for name in NAMES}

@@ -4,7 +4,7 @@ The oracle every fast path must match.
 
 Pure Python and NumPy; nothing here imports compiled code. The semantics
 (formulas, defaults, attribute names, order of operations) are those of
-``shared/SPEC.md``.
+``docs/SPEC.md``.
 """
 from fastdl.reference.functions import (
     cross_entropy_error, relu, sigmoid, softmax,

@@ -3,7 +3,10 @@
 Layer classes are class attributes, so a subclass swaps in faster layers
 (``fastdl.nets``) without repeating the wiring below.
 """
+from __future__ import annotations
+
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,7 +61,7 @@ class _FullyConnectedNet(LayerClasses):
             weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
         return weight_decay
 
-    def accuracy(self, x, t):
+    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """Fraction of rows of ``x`` whose arg-max prediction equals ``t``."""
         y = np.argmax(self.predict(x), axis=1)
         if t.ndim != 1:
@@ -102,8 +105,9 @@ class MultiLayerNet(_FullyConnectedNet):
         L2 penalty ``0.5*lambda*sum(W**2)`` added to the loss.
     """
 
-    def __init__(self, input_size, hidden_size_list, output_size,
-                 activation="relu", weight_init_std="relu", weight_decay_lambda=0):
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init_std: str | float = "relu",
+                 weight_decay_lambda: float = 0) -> None:
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
@@ -120,16 +124,16 @@ class MultiLayerNet(_FullyConnectedNet):
         self.layers["Affine" + str(idx)] = self.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
         self.last_layer = self.SoftmaxWithLoss()
 
-    def predict(self, x):
+    def predict(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers.values():
             x = layer.forward(x)
         return x
 
-    def loss(self, x, t):
+    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         y = self.predict(x)
         return self.last_layer.forward(y, t) + self._weight_decay()
 
-    def numerical_gradient(self, x, t):
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Gradient of ``loss`` by central differences (slow; for checking)."""
         loss_W = lambda W: self.loss(x, t)
         grads = {}
@@ -138,7 +142,7 @@ class MultiLayerNet(_FullyConnectedNet):
             grads["b" + str(idx)] = numerical_gradient(loss_W, self.params["b" + str(idx)])
         return grads
 
-    def gradient(self, x, t):
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Gradient of ``loss`` by backpropagation, ``dW + lambda*W`` for weights."""
         self.loss(x, t)
         return self._backward()
@@ -152,9 +156,10 @@ class MultiLayerNetExtend(_FullyConnectedNet):
     (ones) and ``beta{i}`` (zeros). ``dropout_ration`` is the book's spelling.
     """
 
-    def __init__(self, input_size, hidden_size_list, output_size,
-                 activation="relu", weight_init_std="relu", weight_decay_lambda=0,
-                 use_dropout=False, dropout_ration=0.5, use_batchnorm=False):
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init_std: str | float = "relu",
+                 weight_decay_lambda: float = 0, use_dropout: bool = False,
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False) -> None:
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
@@ -180,7 +185,7 @@ class MultiLayerNetExtend(_FullyConnectedNet):
         self.layers["Affine" + str(idx)] = self.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
         self.last_layer = self.SoftmaxWithLoss()
 
-    def predict(self, x, train_flg=False):
+    def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         for key, layer in self.layers.items():
             if "Dropout" in key or "BatchNorm" in key:
                 x = layer.forward(x, train_flg)
@@ -188,11 +193,11 @@ class MultiLayerNetExtend(_FullyConnectedNet):
                 x = layer.forward(x)
         return x
 
-    def loss(self, x, t, train_flg=False):
+    def loss(self, x: np.ndarray, t: np.ndarray, train_flg: bool = False) -> float:
         y = self.predict(x, train_flg)
         return self.last_layer.forward(y, t) + self._weight_decay()
 
-    def numerical_gradient(self, x, t):
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Gradient of the training-mode ``loss`` by central differences."""
         loss_W = lambda W: self.loss(x, t, train_flg=True)
         grads = {}
@@ -204,7 +209,7 @@ class MultiLayerNetExtend(_FullyConnectedNet):
                 grads["beta" + str(idx)] = numerical_gradient(loss_W, self.params["beta" + str(idx)])
         return grads
 
-    def gradient(self, x, t):
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backprop gradient of the training-mode loss, with ``gamma{i}``/``beta{i}``."""
         self.loss(x, t, train_flg=True)
         return self._backward()

@@ -10,6 +10,10 @@ import numpy as np
 
 EPS = 1e-7
 
+#: The six optimizers' names, in the book's order (fastdl.optim, the tests,
+#: the benchmarks and the chapter import this list).
+NAMES = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+
 
 def _zeros_like_params(params):
     return {key: np.zeros_like(val) for key, val in params.items()}

@@ -1,4 +1,8 @@
 """The book's training loop: random mini-batches, per-epoch accuracies."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from fastdl.reference import optim
@@ -16,15 +20,13 @@ class Trainer:
     ``evaluate_sample_num_per_epoch`` samples if that is given).
     """
 
-    optimizers = {
-        "sgd": optim.SGD, "momentum": optim.Momentum, "nesterov": optim.Nesterov,
-        "adagrad": optim.AdaGrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-    }
+    optimizers = {name.lower(): getattr(optim, name) for name in optim.NAMES}
 
-    def __init__(self, network, x_train, t_train, x_test, t_test,
-                 epochs=20, mini_batch_size=100,
-                 optimizer="SGD", optimizer_param={"lr": 0.01},
-                 evaluate_sample_num_per_epoch=None, verbose=True):
+    def __init__(self, network: Any, x_train: np.ndarray, t_train: np.ndarray,
+                 x_test: np.ndarray, t_test: np.ndarray, epochs: int = 20, mini_batch_size: int = 100,
+                 optimizer: str = "SGD",
+                 optimizer_param: dict[str, Any] = {"lr": 0.01},  # noqa: B006 (the book's signature; never mutated)
+                 evaluate_sample_num_per_epoch: int | None = None, verbose: bool = True) -> None:
         self.network = network
         self.verbose = verbose
         self.x_train = x_train
@@ -50,7 +52,7 @@ class Trainer:
         self.train_acc_list = []
         self.test_acc_list = []
 
-    def train_step(self):
+    def train_step(self) -> None:
         """One mini-batch step; at each epoch boundary, record accuracies."""
         batch_mask = np.random.choice(self.train_size, self.batch_size)
         x_batch = self.x_train[batch_mask]
@@ -81,7 +83,7 @@ class Trainer:
                       + ", test acc:" + str(test_acc) + " ===")
         self.current_iter += 1
 
-    def train(self):
+    def train(self) -> None:
         """Run all steps, then print the final test accuracy if verbose."""
         for _ in range(self.max_iter):
             self.train_step()

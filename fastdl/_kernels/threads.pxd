@@ -1,0 +1,1 @@
+cdef Py_ssize_t thread_threshold() noexcept nogil
