@@ -13,11 +13,13 @@ cdef extern from *:
     #define FASTDL_HAS_OPENMP 0
     static int omp_get_max_threads(void) { return 1; }
     static void omp_set_num_threads(int n) { (void)n; }
+    static int omp_get_thread_num(void) { return 0; }
     #endif
     """
     int FASTDL_HAS_OPENMP
     int omp_get_max_threads() noexcept nogil
     void omp_set_num_threads(int n) noexcept nogil
+    int omp_get_thread_num() noexcept nogil
 
 
 cdef inline floating root(floating x) noexcept nogil:

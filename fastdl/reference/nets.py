@@ -28,13 +28,21 @@ def init_scale(weight_init_std, n_in):
     return weight_init_std
 
 
-class _FullyConnectedNet:
+class LayerClasses:
+    """The layer classes the networks build from, as class attributes that
+    ``fastdl.nets`` overrides with its faster layers."""
+
     Affine = layers.Affine
     Relu = layers.Relu
     Sigmoid = layers.Sigmoid
     BatchNormalization = layers.BatchNormalization
     Dropout = layers.Dropout
     SoftmaxWithLoss = layers.SoftmaxWithLoss
+    Convolution = layers.Convolution
+    Pooling = layers.Pooling
+
+
+class _FullyConnectedNet(LayerClasses):
 
     def _init_weight(self, weight_init_std):
         all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
@@ -60,10 +68,14 @@ class _FullyConnectedNet:
             t = np.argmax(t, axis=1)
         return np.sum(y == t) / float(x.shape[0])
 
+    def _stack(self):
+        """Every layer but the loss, from the input up, as a list."""
+        return list(self.layers.values())
+
     def _backprop(self):
         """Run every layer's ``backward``, from the loss down to the input."""
         dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
+        for layer in reversed(self._stack()):
             dout = layer.backward(dout)
 
     def _backward(self):

@@ -1,0 +1,759 @@
+# Design: the book's convolution and max pooling (fastdl/reference/util.py,
+# fastdl/reference/layers.py), one pass over memory per step, each image
+# (the batch axis) a unit of work.
+#
+# - im2col writes the final (N*OH*OW, C*FH*FW) float64 matrix directly,
+#   reading the input where the padded image has a pixel and writing 0.0
+#   where it has padding (no padded copy, no 6-D intermediate). float32
+#   converts to double by a C cast, float16 by its bits (both exact, as
+#   NumPy's conversions are).
+# - col2im adds into each pixel in the reference's order: filter offset y,
+#   then x, ascending, from +0.0. For one pixel, ascending (y, x) is
+#   descending (oy, ox) (oy*stride + y is the pixel's row), so the loop walks
+#   the rows of `col` from the last to the first, reading each row once, in
+#   order. Each image is folded into a padded image as the reference's
+#   (a thread's scratch, then copied out), so no window needs bounds checks.
+#   The result is C-ordered, except where NumPy would round later sums and
+#   products differently for the reference's layout (see
+#   reference_layout_matters): then it is the reference's padded view.
+# - Convolution's output `np.dot(col, col_W) + b` reshaped (N, OH, OW, FN)
+#   and transposed to (N, FN, OH, OW) is one transposing pass with the bias
+#   add; its backward's (N*OH*OW, FN) `dout` is one transposing pass, and
+#   `db` the column sums of that matrix row by row from +0.0 as NumPy sums
+#   over axis 0. The matrix products stay NumPy's (BLAS), on arrays of the
+#   reference's values and layout.
+# - Max pooling forward finds each window's maximum and its first position
+#   in one scan (np.argmax: a NaN is the maximum), reading the input in place.
+#   Where a window's maximum is a zero tied with a zero of the other sign,
+#   np.max's choice of sign depends on its SIMD code, so the kernel reports
+#   it and the caller runs the reference. Backward adds each `dout` value into
+#   the pixel of its window's maximum, windows in descending (oy, ox) order
+#   (the reference's per-pixel order, as in col2im), folded as col2im folds;
+#   the zeros the reference adds elsewhere change no bits (every pixel
+#   starts at +0.0, so none is ever -0.0).
+#
+# Threads: from the threshold of fastdl._kernels.threads (elements written,
+# or read for pooling), images are split across OpenMP threads; each thread
+# writes whole images and nothing is reduced across images, so results do
+# not depend on the thread count (db is summed per column, each column by
+# one thread, over all images in order). A forked child process runs on
+# one thread.
+#
+# The `def` wrappers check types, layouts and shapes again (cheaply);
+# fastdl/layers.py and fastdl/util.py decide what reaches them.
+from cython.parallel cimport prange
+from libc.math cimport signbit
+from libc.stdint cimport uint16_t, uint64_t
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+
+from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num
+from fastdl._kernels.threads cimport thread_threshold
+
+import os
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef fused source_t:
+    double
+    float
+    uint16_t  # float16, as its bits
+
+# Rows of a transposing pass handled together, so that both sides stay in cache.
+DEF TILE = 16
+
+
+# GNU OpenMP's thread pool does not survive fork(): a child process that
+# enters a parallel region the parent had used waits forever. Children run
+# every kernel on their own thread.
+cdef bint in_forked_child = False
+
+
+def _after_fork_in_child():
+    global in_forked_child
+    in_forked_child = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
+    if in_forked_child or elements < thread_threshold() or images < 2:
+        return 1
+    return <int>min(<Py_ssize_t>omp_get_max_threads(), images)
+
+
+cdef inline double half_to_double(uint16_t h) noexcept nogil:
+    """The float16 with bits ``h`` as a double, exactly (NaN payloads kept)."""
+    cdef uint64_t sign = (<uint64_t>(h & 0x8000u)) << 48
+    cdef uint64_t exponent = (h >> 10) & 0x1fu
+    cdef uint64_t mantissa = h & 0x3ffu
+    cdef uint64_t bits
+    cdef double value
+    if exponent == 0:
+        value = <double>mantissa * 5.9604644775390625e-08  # mantissa * 2**-24: zero or subnormal
+        return -value if sign else value
+    if exponent == 0x1f:
+        bits = sign | 0x7ff0000000000000u | (mantissa << 42)  # inf, NaN
+    else:
+        bits = sign | ((exponent + 1008) << 52) | (mantissa << 42)  # rebias 15 -> 1023
+    memcpy(&value, &bits, 8)
+    return value
+
+
+cdef inline double to_double(source_t v) noexcept nogil:
+    if source_t is uint16_t:
+        return half_to_double(v)
+    else:
+        return <double>v
+
+
+cdef struct Geometry:
+    Py_ssize_t C, H, W          # one input image
+    Py_ssize_t FH, FW           # filter (or pooling window)
+    Py_ssize_t stride, pad
+    Py_ssize_t OH, OW           # output positions
+    Py_ssize_t HP, WP           # the reference's padded gradient image: H + 2*pad + stride - 1, ...
+    # (C*FH*FW,), or (FH*FW,) for pooling: where entry (c, y, x) of a window
+    # lies in the image (the padded one for col2im), from its top-left pixel
+    const Py_ssize_t* offsets
+
+
+cdef void set_offsets(Py_ssize_t* offsets,        # OUT (channels*FH*FW,)
+                      const Geometry* g, Py_ssize_t channels,
+                      Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+    # In an image of H x W pixels.
+    cdef Py_ssize_t c, y, x
+    cdef Py_ssize_t k = 0
+    for c in range(channels):
+        for y in range(g.FH):
+            for x in range(g.FW):
+                offsets[k] = (c * H + y) * W + x
+                k += 1
+
+
+cdef inline bint inside(const Geometry* g, Py_ssize_t iy0, Py_ssize_t ix0) noexcept nogil:
+    """Whether the window with top-left pixel (iy0, ix0) lies in the image, clear of the padding."""
+    return iy0 >= 0 and ix0 >= 0 and iy0 + g.FH <= g.H and ix0 + g.FW <= g.W
+
+
+# ---- im2col / col2im -------------------------------------------------------------
+
+cdef void im2col_image(const source_t* x,       # IN  (C, H, W) one image
+                       double* col,             # OUT (OH*OW, C*FH*FW) its rows
+                       const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t oy, ox, c, y, i, k, iy, iy0, ix0, lo, hi
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    cdef const source_t* src
+    cdef double* entry
+    for oy in range(g.OH):
+        iy0 = oy * g.stride - g.pad
+        for ox in range(g.OW):
+            ix0 = ox * g.stride - g.pad
+            if inside(g, iy0, ix0):
+                src = x + iy0 * g.W + ix0
+                for k in range(K):
+                    col[k] = to_double(src[g.offsets[k]])  # col[...] = padded[n, c, oy*stride + y, ox*stride + x]
+                col += K
+                continue
+            lo = max(0, -ix0)                         # offsets x in [lo, hi) fall inside the image
+            hi = min(g.FW, g.W - ix0)
+            entry = col
+            for c in range(g.C):
+                for y in range(g.FH):
+                    iy = iy0 + y
+                    if iy < 0 or iy >= g.H or hi <= lo:
+                        for i in range(g.FW):
+                            entry[i] = 0.0            # padding
+                    else:
+                        src = x + (c * g.H + iy) * g.W + ix0
+                        for i in range(lo):
+                            entry[i] = 0.0
+                        for i in range(lo, hi):
+                            entry[i] = to_double(src[i])
+                        for i in range(hi, g.FW):
+                            entry[i] = 0.0
+                    entry += g.FW
+            col += K
+
+
+cdef void im2col_batch(const source_t* x,       # IN  (N, C, H, W)
+                       double* col,             # OUT (N*OH*OW, C*FH*FW)
+                       Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.H * g.W
+    cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
+    cdef int n_threads = threads_for(N * rows, N)
+    if n_threads == 1:
+        for n in range(N):
+            im2col_image(x + n * image, col + n * rows, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        im2col_image(x + n * image, col + n * rows, g)
+
+
+cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image's rows
+                       double* img,             # OUT (C, HP, WP) padded, as the reference's
+                       const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t oy, ox, k
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    cdef const double* row
+    cdef double* dst
+    cdef double* run
+    memset(img, 0, g.C * g.HP * g.WP * sizeof(double))  # img = np.zeros(...): +0.0
+    # Descending (oy, ox) is the reference's ascending (y, x) for every
+    # pixel; one row adds at most once into each pixel.
+    for oy in range(g.OH - 1, -1, -1):
+        for ox in range(g.OW - 1, -1, -1):
+            row = col + (oy * g.OW + ox) * K
+            dst = img + oy * g.stride * g.WP + ox * g.stride
+            if g.FW == 3:  # DeepConvNet's filters: a fixed-length run per (c, y)
+                for k in range(0, K, 3):
+                    run = dst + g.offsets[k]
+                    run[0] += row[k]                  # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
+                    run[1] += row[k + 1]
+                    run[2] += row[k + 2]
+            else:
+                for k in range(K):
+                    dst[g.offsets[k]] += row[k]       # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
+
+
+cdef void copy_interior(const double* padded,      # IN  (C, HP, WP)
+                        double* img,                # OUT (C, H, W)
+                        const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, iy
+    for c in range(g.C):
+        for iy in range(g.H):
+            memcpy(img + (c * g.H + iy) * g.W, padded + (c * g.HP + iy + g.pad) * g.WP + g.pad,
+                   g.W * sizeof(double))            # img[:, :, pad:H + pad, pad:W + pad]
+
+
+cdef inline double* fold_into(double* out, double* scratch, Py_ssize_t n, int thread,
+                              bint padded_out, const Geometry* g) noexcept nogil:
+    """Where image n is folded: its block of the padded output, or the thread's scratch."""
+    if padded_out:
+        return out + n * g.C * g.HP * g.WP
+    return scratch + thread * g.C * g.HP * g.WP
+
+
+cdef void col2im_one(const double* col, double* out, double* scratch, Py_ssize_t n, int thread,
+                     bint padded_out, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
+    cdef double* img = fold_into(out, scratch, n, thread, padded_out, g)
+    col2im_image(col + n * rows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
+                       double* out,             # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                       double* scratch,         # (threads, C, HP, WP) unless padded_out
+                       bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.OH * g.OW * g.C * g.FH * g.FW, N)
+    if n_threads == 1:
+        for n in range(N):
+            col2im_one(col, out, scratch, n, 0, padded_out, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        col2im_one(col, out, scratch, n, omp_get_thread_num(), padded_out, g)
+
+
+# ---- Convolution's transposes -----------------------------------------------------
+
+cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's rows of np.dot(col, col_W)
+                              const double* b,      # IN  (FN,)
+                              double* out,          # OUT (FN, P)
+                              Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
+    cdef Py_ssize_t p0, p, f, p_end
+    for p0 in range(0, P, TILE):
+        p_end = min(p0 + TILE, P)
+        for f in range(FN):
+            for p in range(p0, p_end):
+                out[f * P + p] = prod[p * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+
+
+cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
+                          double* flat,           # OUT (P, FN)
+                          double* sums,           # IN/OUT (FN,) running column sums, or NULL
+                          Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
+    cdef Py_ssize_t p0, p, f, p_end
+    cdef double v
+    if sums == NULL:
+        for p0 in range(0, P, TILE):
+            p_end = min(p0 + TILE, P)
+            for f in range(FN):
+                for p in range(p0, p_end):
+                    flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        return
+    # Row by row: each column's sum in row order (n, then p), and
+    # consecutive additions go to different columns (no dependency chain).
+    for p in range(P):
+        for f in range(FN):
+            v = dout[f * P + p]
+            flat[p * FN + f] = v
+            sums[f] = sums[f] + v                     # np.sum(dout, axis=0)
+
+
+cdef void column_sum(const double* dout,          # IN  (N, FN, P)
+                     double* db,                  # OUT (FN,), entry f
+                     Py_ssize_t f, Py_ssize_t N, Py_ssize_t FN, Py_ssize_t P) noexcept nogil:
+    # Rows (n, p) in order from +0.0: np.sum(dout2, axis=0) for FN >= 2.
+    cdef Py_ssize_t n, p
+    cdef const double* src
+    cdef double acc = 0.0
+    for n in range(N):
+        src = dout + (n * FN + f) * P
+        for p in range(P):
+            acc = acc + src[p]
+    db[f] = acc
+
+
+# ---- max pooling ------------------------------------------------------------------
+
+cdef void read_window(const source_t* plane,  # IN  (H, W) one channel
+                      double* values,           # OUT (FH*FW,) the padded window, y-major
+                      const Geometry* g, Py_ssize_t iy0, Py_ssize_t ix0) noexcept nogil:
+    cdef Py_ssize_t y, x, iy, ix, k
+    cdef const source_t* src
+    if inside(g, iy0, ix0):
+        src = plane + iy0 * g.W + ix0
+        for k in range(g.FH * g.FW):
+            values[k] = to_double(src[g.offsets[k]])
+        return
+    k = 0
+    for y in range(g.FH):
+        for x in range(g.FW):
+            iy = iy0 + y
+            ix = ix0 + x
+            values[k] = to_double(plane[iy * g.W + ix]) if 0 <= iy < g.H and 0 <= ix < g.W else 0.0  # np.pad's zeros
+            k += 1
+
+
+cdef inline void argmax_step(double v, Py_ssize_t k,
+                             double* best, Py_ssize_t* best_k) noexcept nogil:
+    # np.argmax's step: take v if not (v <= best), unless best is already a
+    # NaN (the first NaN wins). Bit masks rather than a branch, which random
+    # data would mispredict (gcc turns a plain `if` or ternary into a jump).
+    cdef uint64_t mask = 0 - <uint64_t>((not (v <= best[0])) & (best[0] == best[0]))
+    cdef uint64_t v_bits, best_bits
+    memcpy(&v_bits, &v, 8)
+    memcpy(&best_bits, best, 8)
+    best_bits = (v_bits & mask) | (best_bits & ~mask)
+    memcpy(best, &best_bits, 8)
+    best_k[0] = <Py_ssize_t>((<uint64_t>k & mask) | (<uint64_t>best_k[0] & ~mask))
+
+
+cdef inline bint zero_tie(const double* values, Py_ssize_t n) noexcept nogil:
+    """Whether the window ``values`` holds zeros of both signs (its maximum being a zero)."""
+    cdef bint plus = False, minus = False
+    cdef Py_ssize_t k
+    for k in range(n):
+        if values[k] == 0.0:
+            if signbit(values[k]):
+                minus = True
+            else:
+                plus = True
+    return plus and minus
+
+
+cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* arg_max,
+                            double* values, const Geometry* g, Py_ssize_t oy, Py_ssize_t ox) noexcept nogil:
+    # One window (any position): its maximum and first arg-max; 1 for a zero tie.
+    cdef Py_ssize_t k
+    cdef Py_ssize_t best_k = 0
+    cdef double best
+    read_window(plane, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
+    best = values[0]
+    for k in range(1, g.FH * g.FW):
+        argmax_step(values[k], k, &best, &best_k)
+    out[oy * g.OW + ox] = best                        # np.max(col, axis=1)
+    arg_max[(oy * g.OW + ox) * g.C] = best_k          # np.argmax(col, axis=1)
+    return best == 0.0 and zero_tie(values, g.FH * g.FW)
+
+
+cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
+                                   double* out,              # OUT (C, OH, OW)
+                                   cnp.npy_intp* arg_max,    # OUT (OH*OW, C) its rows of arg_max
+                                   double* scratch,          # (FH*FW + 2*OW,)
+                                   const Geometry* g) noexcept nogil:
+    # Returns how many windows have a zero maximum tied with a zero of the
+    # other sign (np.max's sign there is not the kernel's to choose).
+    # Windows inside the image along a row of outputs are scanned together,
+    # offset by offset (each window's steps still in the reference's order),
+    # so that the loop over windows has no branch and vectorises.
+    cdef Py_ssize_t c, oy, ox, k, i, n, iy0, lo, hi
+    cdef Py_ssize_t ties = 0
+    cdef double* values = scratch
+    cdef double* best = scratch + g.FH * g.FW
+    cdef Py_ssize_t* best_k = <Py_ssize_t*>(best + g.OW)
+    cdef const source_t* plane
+    cdef const source_t* src
+    lo = (g.pad + g.stride - 1) // g.stride           # the first window clear of the left padding
+    hi = min(g.OW, (g.W + g.pad - g.FW) // g.stride + 1)
+    for c in range(g.C):
+        plane = x + c * g.H * g.W
+        for oy in range(g.OH):
+            iy0 = oy * g.stride - g.pad
+            n = hi - lo if iy0 >= 0 and iy0 + g.FH <= g.H and hi > lo else 0
+            for ox in range(g.OW):
+                if ox < lo or ox >= lo + n:
+                    ties += pool_window(plane, out + c * g.OH * g.OW, arg_max + c, values, g, oy, ox)
+            if n == 0:
+                continue
+            src = plane + iy0 * g.W + lo * g.stride - g.pad
+            for i in range(n):
+                best[i] = to_double(src[i * g.stride])
+                best_k[i] = 0
+            for k in range(1, g.FH * g.FW):
+                for i in range(n):
+                    argmax_step(to_double(src[g.offsets[k] + i * g.stride]), k, &best[i], &best_k[i])
+            for i in range(n):
+                ox = lo + i
+                out[(c * g.OH + oy) * g.OW + ox] = best[i]      # np.max(col, axis=1)
+                arg_max[(oy * g.OW + ox) * g.C + c] = best_k[i]  # np.argmax(col, axis=1)
+                if best[i] == 0.0:
+                    read_window(plane, values, g, iy0, ox * g.stride - g.pad)
+                    ties += zero_tie(values, g.FH * g.FW)
+    return ties
+
+
+cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp* arg_max,
+                                   double* values,        # scratch (threads, FH*FW + 2*OW)
+                                   Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.H * g.W
+    cdef Py_ssize_t windows = g.C * g.OH * g.OW
+    cdef Py_ssize_t ties = 0
+    cdef int n_threads = threads_for(N * image, N)
+    if n_threads == 1:
+        for n in range(N):
+            ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows, values, g)
+        return ties
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows,
+                                   values + omp_get_thread_num() * (g.FH * g.FW + 2 * g.OW), g)
+    return ties
+
+
+cdef void pool_backward_image(const double* dout,            # IN  (C, OH, OW) one image
+                              const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
+                              double* dx,                    # OUT (C, HP, WP) padded, as the reference's
+                              const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, oy, ox
+    memset(dx, 0, g.C * g.HP * g.WP * sizeof(double))
+    for c in range(g.C):
+        # Descending (oy, ox): the reference's order of additions per pixel.
+        for oy in range(g.OH - 1, -1, -1):
+            for ox in range(g.OW - 1, -1, -1):
+                # dmax[rows, arg_max] = dout; col2im(dmax, ...)
+                dx[(c * g.HP + oy * g.stride) * g.WP + ox * g.stride + g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] \
+                    += dout[(c * g.OH + oy) * g.OW + ox]
+
+
+cdef inline bint windows_tile(const Geometry* g, bint padded_out) noexcept nogil:
+    """Whether the windows tile the unpadded result (stride = window, no pad): one window per pixel."""
+    return not padded_out and g.stride == g.FH and g.stride == g.FW and g.pad == 0
+
+
+cdef void pool_backward_tiled_image(const double* dout,            # IN  (C, OH, OW) one image
+                                    const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
+                                    double* dx,                    # OUT (C, H, W)
+                                    const Geometry* g) noexcept nogil:
+    # Each pixel has at most one window: 0.0 + dout at its maximum, else 0.0.
+    cdef Py_ssize_t c, oy, ox
+    cdef double* window
+    memset(dx, 0, g.C * g.H * g.W * sizeof(double))
+    for c in range(g.C):
+        for oy in range(g.OH):
+            for ox in range(g.OW):
+                window = dx + (c * g.H + oy * g.FH) * g.W + ox * g.FW
+                window[g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] = 0.0 + dout[(c * g.OH + oy) * g.OW + ox]
+
+
+cdef void pool_backward_one(const double* dout, const cnp.npy_intp* arg_max, double* out, double* scratch,
+                            Py_ssize_t n, int thread, bint padded_out, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t windows = g.C * g.OH * g.OW
+    cdef double* img
+    if windows_tile(g, padded_out):
+        pool_backward_tiled_image(dout + n * windows, arg_max + n * windows, out + n * g.C * g.H * g.W, g)
+        return
+    img = fold_into(out, scratch, n, thread, padded_out, g)
+    pool_backward_image(dout + n * windows, arg_max + n * windows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void pool_backward_batch(const double* dout,            # IN  (N, C, OH, OW)
+                              const cnp.npy_intp* arg_max,   # IN  (N*OH*OW*C,)
+                              double* out,                   # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                              double* scratch,               # (threads, C, HP, WP) unless padded_out
+                              bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.C * g.HP * g.WP, N)
+    if n_threads == 1:
+        for n in range(N):
+            pool_backward_one(dout, arg_max, out, scratch, n, 0, padded_out, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        pool_backward_one(dout, arg_max, out, scratch, n, omp_get_thread_num(), padded_out, g)
+
+
+# ---- the Python entry points ------------------------------------------------------
+
+cdef int source_type(cnp.ndarray a, int ndim, str name) except -1:
+    """NumPy's type number of ``a``, an exact, aligned, native, C-contiguous
+    float16/32/64 ndarray of ``ndim`` dimensions."""
+    cdef int t = cnp.PyArray_TYPE(a)
+    if (not cnp.PyArray_CheckExact(a) or (t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT16)
+            or cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+        raise ValueError(f"conv kernel: {name} must be an exact, aligned, native, C-contiguous "
+                         f"{ndim}-D float16, float32 or float64 array")
+    return t
+
+
+cdef int check_float64(cnp.ndarray a, int ndim, str name) except -1:
+    if source_type(a, ndim, name) != cnp.NPY_FLOAT64:
+        raise ValueError(f"conv kernel: {name} must be float64")
+    return 0
+
+
+cdef Geometry make_geometry(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW,
+                            Py_ssize_t stride, Py_ssize_t pad) except *:
+    cdef Geometry g
+    if FH < 1 or FW < 1 or stride < 1 or pad < 0:
+        raise ValueError("conv kernel: filter sizes and stride must be at least 1, pad at least 0")
+    if H + 2 * pad < FH or W + 2 * pad < FW:
+        raise ValueError("conv kernel: the filter is larger than the padded input")
+    g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad = C, H, W, FH, FW, stride, pad
+    g.OH = (H + 2 * pad - FH) // stride + 1
+    g.OW = (W + 2 * pad - FW) // stride + 1
+    g.HP = H + 2 * pad + stride - 1
+    g.WP = W + 2 * pad + stride - 1
+    g.offsets = NULL
+    return g
+
+
+cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
+    """Set ``g.offsets`` for windows of ``channels`` channels in the input
+    (or the padded gradient) image; the caller keeps the array alive."""
+    cdef cnp.npy_intp k = channels * g.FH * g.FW
+    cdef cnp.ndarray offsets = cnp.PyArray_EMPTY(1, &k, cnp.NPY_INTP, 0)
+    if padded:
+        set_offsets(<Py_ssize_t*>cnp.PyArray_DATA(offsets), g, channels, g.HP, g.WP)
+    else:
+        set_offsets(<Py_ssize_t*>cnp.PyArray_DATA(offsets), g, channels, g.H, g.W)
+    g.offsets = <const Py_ssize_t*>cnp.PyArray_DATA(offsets)
+    return offsets
+
+
+cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W) noexcept:
+    # Convolution.backward's `dout.transpose(0, 2, 3, 1).reshape(-1, FN)` is
+    # a view, whose sums and products NumPy rounds differently from a copy's,
+    # for a C-contiguous dout of one image, one channel or one pixel; for the
+    # reference's padded view it is a copy. Elsewhere no book layer sees a
+    # difference, and a C-ordered result is cheaper for the next ones (Relu).
+    return N == 1 or C == 1 or H * W == 1
+
+
+cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
+    """The result array of a fold (padded as the reference's, or not) and the threads' scratch."""
+    cdef cnp.npy_intp shape[4]
+    shape[0] = N
+    shape[1] = g.C
+    shape[2] = g.HP if padded_out else g.H
+    shape[3] = g.WP if padded_out else g.W
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0] = 0 if padded_out else min(<Py_ssize_t>omp_get_max_threads(), N)
+    shape[2] = g.HP
+    shape[3] = g.WP
+    return result, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+
+
+def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
+    """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
+
+    C-ordered, or Fortran-ordered for one image, as the reference's.
+    """
+    cdef int t = source_type(x, 4, "x")
+    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
+    cdef Geometry g = make_geometry(d[1], d[2], d[3], filter_h, filter_w, stride, pad)
+    cdef Py_ssize_t N = d[0]
+    cdef cnp.npy_intp shape[2]
+    shape[0] = N * g.OH * g.OW
+    shape[1] = g.C * g.FH * g.FW
+    cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef double* dst = <double*>cnp.PyArray_DATA(col)
+    cdef cnp.ndarray _offsets = window_offsets(&g, g.C, False)
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            im2col_batch(<const double*>cnp.PyArray_DATA(x), dst, N, &g)
+        elif t == cnp.NPY_FLOAT32:
+            im2col_batch(<const float*>cnp.PyArray_DATA(x), dst, N, &g)
+        else:
+            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), dst, N, &g)
+    if N == 1:
+        # The reference's transpose-and-reshape is then a view, Fortran-ordered,
+        # and NumPy's matrix products take another path (other bits) for it.
+        return np.asfortranarray(col)
+    return col
+
+
+def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
+           Py_ssize_t stride, Py_ssize_t pad):
+    """The reference's ``col2im`` of float64 ``col``.
+
+    A new C-ordered array, or the reference's view of a padded image where
+    the layout can change later results (one image, one channel or one pixel).
+    """
+    check_float64(col, 2, "col")
+    cdef Py_ssize_t N, C, H, W
+    N, C, H, W = input_shape
+    cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
+    if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
+        raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
+    cdef cnp.ndarray _offsets = window_offsets(&g, C, True)
+    cdef cnp.ndarray img, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    img, scratch = fold_arrays(&g, N, padded_out)
+    with nogil:
+        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img),
+                     <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return img[:, :, pad:H + pad, pad:W + pad] if padded_out else img
+
+
+def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
+    """``(prod + b).reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)`` as a new C-ordered array.
+
+    ``prod`` is float64 ``(N*out_h*out_w, FN)``, ``b`` float64 ``(FN,)``.
+    """
+    check_float64(prod, 2, "prod")
+    check_float64(b, 1, "b")
+    cdef Py_ssize_t P = out_h * out_w
+    cdef Py_ssize_t FN = cnp.PyArray_DIM(prod, 1)
+    if P < 1 or cnp.PyArray_DIM(prod, 0) % P != 0 or cnp.PyArray_DIM(b, 0) != FN:
+        raise ValueError("conv kernel: prod must be (N*out_h*out_w, FN) and b (FN,)")
+    cdef Py_ssize_t N = cnp.PyArray_DIM(prod, 0) // P
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, FN, out_h, out_w
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef const double* src = <const double*>cnp.PyArray_DATA(prod)
+    cdef const double* bias = <const double*>cnp.PyArray_DATA(b)
+    cdef double* dst = <double*>cnp.PyArray_DATA(result)
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * P * FN, N)
+    with nogil:
+        if n_threads == 1:
+            for n in range(N):
+                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+        else:
+            for n in prange(N, num_threads=n_threads, schedule="static"):
+                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+    return result
+
+
+def flatten_output_gradient(cnp.ndarray dout):
+    """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
+
+    ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
+    it for a copy of two or more columns: row by row from +0.0.
+    """
+    check_float64(dout, 4, "dout")
+    cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
+    cdef Py_ssize_t FN = cnp.PyArray_DIM(dout, 1)
+    cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
+    cdef cnp.npy_intp shape[2]
+    shape[0], shape[1] = N * P, FN
+    cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
+    cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
+    cdef double* dst = <double*>cnp.PyArray_DATA(flat)
+    cdef double* sums = <double*>cnp.PyArray_DATA(db)
+    cdef Py_ssize_t n, f
+    cdef int n_threads = threads_for(N * P * FN, N)
+    with nogil:
+        if n_threads == 1:
+            for n in range(N):
+                transpose_image(src + n * FN * P, dst + n * P * FN, sums, P, FN)
+        else:
+            for n in prange(N, num_threads=n_threads, schedule="static"):
+                transpose_image(src + n * FN * P, dst + n * P * FN, NULL, P, FN)
+            for f in prange(FN, num_threads=n_threads, schedule="static"):
+                column_sum(src, sums, f, N, FN, P)
+    return flat, db
+
+
+def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+    """``(out, arg_max)`` of max pooling ``x`` ``(N, C, H, W)``, the reference's values.
+
+    ``out`` is float64 ``(N, C, OH, OW)``, ``arg_max`` intp over windows
+    ``(n, oy, ox, c)``. None where a window's maximum is a zero tied with a
+    zero of the other sign.
+    """
+    cdef int t = source_type(x, 4, "x")
+    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
+    cdef Geometry g = make_geometry(d[1], d[2], d[3], pool_h, pool_w, stride, pad)
+    cdef Py_ssize_t N = d[0]
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, g.C, g.OH, g.OW
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0] = N * g.C * g.OH * g.OW
+    cdef cnp.ndarray arg_max = cnp.PyArray_EMPTY(1, shape, cnp.NPY_INTP, 0)
+    cdef double* o = <double*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef cnp.ndarray _offsets = window_offsets(&g, 1, False)
+    shape[0] = omp_get_max_threads() * (g.FH * g.FW + 2 * g.OW)
+    cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
+    cdef double* values = <double*>cnp.PyArray_DATA(scratch)
+    cdef Py_ssize_t ties
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            ties = pool_forward_batch(<const double*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+        elif t == cnp.NPY_FLOAT32:
+            ties = pool_forward_batch(<const float*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+        else:
+            ties = pool_forward_batch(<const uint16_t*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+    return None if ties else (out, arg_max)
+
+
+def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
+                  Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+    """The reference's max pooling ``dx``, laid out as ``col2im``'s.
+
+    ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
+    array of the forward pass. None if an ``arg_max`` entry lies outside the
+    window.
+    """
+    check_float64(dout, 4, "dout")
+    cdef Py_ssize_t N, C, H, W
+    N, C, H, W = input_shape
+    cdef Geometry g = make_geometry(C, H, W, pool_h, pool_w, stride, pad)
+    if (cnp.PyArray_DIM(dout, 0) != N or cnp.PyArray_DIM(dout, 1) != C
+            or cnp.PyArray_DIM(dout, 2) != g.OH or cnp.PyArray_DIM(dout, 3) != g.OW):
+        raise ValueError("conv kernel: dout does not have the pooling output's shape")
+    if (not cnp.PyArray_CheckExact(arg_max) or cnp.PyArray_TYPE(arg_max) != cnp.NPY_INTP
+            or not cnp.PyArray_IS_C_CONTIGUOUS(arg_max)
+            or not cnp.PyArray_ISALIGNED(arg_max) or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(arg_max)):
+        raise ValueError("conv kernel: arg_max must be a C-contiguous intp array, one entry per window")
+    cdef const cnp.npy_intp* a = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef Py_ssize_t i, size = cnp.PyArray_SIZE(arg_max), window = pool_h * pool_w
+    cdef bint inside = True
+    with nogil:
+        for i in range(size):
+            if a[i] < 0 or a[i] >= window:
+                inside = False
+                break
+    if not inside:
+        return None
+    cdef cnp.ndarray dx, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    dx, scratch = fold_arrays(&g, N, padded_out)
+    cdef cnp.ndarray _offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
+    with nogil:
+        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
+                            <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return dx[:, :, pad:H + pad, pad:W + pad] if padded_out else dx
