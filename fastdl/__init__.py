@@ -1,17 +1,19 @@
-"""fastdl: chapter 6 of *Deep Learning from Scratch*, exact and fast.
+"""fastdl: chapter 6 of *Deep Learning from Scratch* (and chapters 7-8's conv layers), exact and fast.
 
 ``fastdl.reference`` is the book in plain NumPy (the oracle);
-``fastdl.optim``, ``fastdl.layers``, ``fastdl.nets`` and ``fastdl.trainer``
-are the same API backed by compiled kernels where they apply.
+``fastdl.optim``, ``fastdl.layers``, ``fastdl.util``, ``fastdl.nets`` and
+``fastdl.trainer`` are the same API backed by compiled kernels where they apply.
 """
 from fastdl import _backend
-from fastdl.layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
-from fastdl.nets import MultiLayerNet, MultiLayerNetExtend
+from fastdl.layers import (
+    Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
+)
+from fastdl.nets import DeepConvNet, MultiLayerNet, MultiLayerNetExtend, SimpleConvNet
 from fastdl.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from fastdl.reference.functions import cross_entropy_error, relu, sigmoid, softmax
 from fastdl.reference.gradient import numerical_gradient
-from fastdl.reference.util import shuffle_dataset
 from fastdl.trainer import Trainer
+from fastdl.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
 
 _threads = _backend.load("threads")
 
@@ -47,7 +49,8 @@ def show_config():
     from fastdl import layers, optim
     print(f"fastdl {__version__} (NumPy {np.__version__})")
     for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
-                         ("dropout", layers._dropout), ("activations", layers._activations)]:
+                         ("dropout", layers._dropout), ("activations", layers._activations),
+                         ("conv", layers._conv)]:
         if module is None:
             print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
         else:
@@ -59,7 +62,9 @@ def show_config():
 __all__ = [
     "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
     "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
+    "Convolution", "Pooling",
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
-    "MultiLayerNet", "MultiLayerNetExtend", "Trainer", "shuffle_dataset",
+    "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
+    "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
     "show_config", "set_num_threads", "get_num_threads", "__version__",
 ]

@@ -1,4 +1,4 @@
-"""The chapter's layers, drop-in for the book's ``common.layers``.
+"""The book's layers, drop-in for its ``common.layers``.
 
 ``BatchNormalization``, ``Dropout`` and ``Relu`` are the reference classes
 (same constructor, defaults and attributes) whose hot steps run compiled
@@ -9,6 +9,8 @@ and ``SoftmaxWithLoss`` are the reference's: in a profile of the book's
 training step (``MultiLayerNetExtend``, batch 100) ``Affine`` spends its
 time in BLAS matrix products, its bias add and ``sum(0)`` take about 2 %
 of the step, softmax runs once per step, and the network has no Sigmoid.
+``Convolution`` and ``Pooling`` (chapters 7-8) run compiled ``im2col``,
+``col2im`` and max-pooling kernels around NumPy's matrix products.
 """
 import math
 import sys
@@ -16,13 +18,15 @@ import weakref
 
 import numpy as np
 
-from fastdl import _backend
+from fastdl import _backend, util
 from fastdl.reference import layers as reference
 from fastdl.reference.layers import Affine, Sigmoid, SoftmaxWithLoss
+from fastdl.util import _SOURCE_DTYPES, _is_int, _kernel_image
 
 _batchnorm = _backend.load_fastest("batchnorm")
 _dropout = _backend.load("dropout")
 _activations = _backend.load("activations")
+_conv = _backend.load("conv")
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # From CPython 3.14 the interpreter may leave stack references uncounted, so
@@ -336,4 +340,179 @@ class BatchNormalization(reference.BatchNormalization):
         return dx
 
 
-__all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization"]
+def _check_images(x, layer):
+    """Reject what is not a non-empty ``(N, C, H, W)`` array, with a clear message."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{layer}.forward expects a NumPy array, not {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{layer} expects (N, C, H, W) input, not {x.ndim}-D of shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{layer} got an empty batch (N = 0)")
+
+
+def _check_window(layer, H, W, filter_h, filter_w, stride, pad):
+    """Reject sizes that describe no window position inside the padded image."""
+    for name, value in (("filter height", filter_h), ("filter width", filter_w), ("stride", stride), ("pad", pad)):
+        if not _is_int(value):
+            raise TypeError(f"{layer}: the {name} must be an integer, not {type(value).__name__}")
+    if filter_h < 1 or filter_w < 1:
+        raise ValueError(f"{layer}: the window must be at least 1x1, not {filter_h}x{filter_w}")
+    if stride < 1:
+        raise ValueError(f"{layer}: stride must be at least 1, not {stride}")
+    if pad < 0:
+        raise ValueError(f"{layer}: pad must be at least 0, not {pad}")
+    if H + 2 * pad < filter_h or W + 2 * pad < filter_w:
+        raise ValueError(f"{layer}: the {filter_h}x{filter_w} window is larger than the padded input "
+                         f"({H + 2 * pad}x{W + 2 * pad})")
+
+
+class Convolution(reference.Convolution):
+    """Convolution of ``(N, C, H, W)`` images with filters ``W`` ``(FN, C, FH, FW)`` and bias ``b`` ``(FN,)``.
+
+    The reference layer (same constructor and attributes: ``x``, ``col``,
+    ``col_W``, ``dW``, ``db``), with ``W`` and ``b`` read at every call.
+    ``im2col``, the bias add with the output's transpose, the output
+    gradient's transpose with ``db``, and ``col2im`` run compiled kernels;
+    the matrix products are NumPy's on arrays of the reference's values and
+    layout, so every result equals the reference's bit for bit. ``dx`` is a
+    view of a padded image as in the reference (later sums and products
+    depend on the layout); the output is C-ordered where the reference's is
+    a transposed view (the layers after it copy it either way).
+
+    Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
+    ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
+    that is not a non-empty 4-D array matching ``W``'s channels, a stride
+    below 1, a negative pad or a filter larger than the padded input raise
+    a ValueError or TypeError.
+    """
+
+    def forward(self, x):
+        FN, C, FH, FW = self._filter_shape()
+        _check_images(x, "Convolution")
+        _, channels, H, W = x.shape
+        if channels != C:
+            raise ValueError(f"Convolution: x has {channels} channels but W {self.W.shape} expects {C}")
+        _check_window("Convolution", H, W, FH, FW, self.stride, self.pad)
+        image = _kernel_image(x)
+        b = self.b
+        if (_conv is None or image is None or self.W.dtype not in _SOURCE_DTYPES or type(b) is not np.ndarray
+                or b.dtype not in _SOURCE_DTYPES or b.shape != (FN,)):
+            return super().forward(x)
+        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (W + 2 * self.pad - FW) // self.stride + 1
+        # np.dot(col, col_W) is float64 for any float W; b converts exactly, as `+ b` does.
+        out = _conv.add_bias_transposed_output(np.dot(col, col_W), np.ascontiguousarray(b, dtype=np.float64),
+                                               out_h, out_w)
+        self.x = x
+        self.col = col
+        self.col_W = col_W
+        return out
+
+    def _filter_shape(self):
+        W = self.W
+        if not isinstance(W, np.ndarray) or W.ndim != 4:
+            raise ValueError(f"Convolution: W must be a 4-D (FN, C, FH, FW) array, not {np.shape(W)}")
+        return W.shape
+
+    def backward(self, dout):
+        flat = self._weight_gradients(dout)
+        FH, FW = self.W.shape[2:]
+        dcol = np.dot(flat, self.col_W.T)
+        return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+
+    def backward_weights(self, dout):
+        """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
+        self._weight_gradients(dout)
+
+    def _weight_gradients(self, dout):
+        """Set ``db`` and ``dW``; return ``dout`` as the reference's ``(N*out_h*out_w, FN)`` matrix."""
+        if self.col is None:
+            raise RuntimeError("Convolution.backward called before forward")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"Convolution.backward expects a NumPy array, not {type(dout).__name__}")
+        FN, _, FH, FW = self._filter_shape()
+        N, _, H, W = self.x.shape
+        expected = (N, FN, (H + 2 * self.pad - FH) // self.stride + 1, (W + 2 * self.pad - FW) // self.stride + 1)
+        if dout.shape != expected:
+            raise ValueError(f"Convolution: dout has shape {dout.shape} but the forward pass's output had {expected}")
+        # The reference's transpose-and-reshape copies into C order unless N,
+        # FN or out_h*out_w is 1 (then it is a view, which NumPy sums and
+        # multiplies in another order): the kernel stands in for the copy only.
+        if (_conv is not None and type(dout) is np.ndarray and dout.dtype == np.float64
+                and dout.flags.c_contiguous and N >= 2 and FN >= 2 and expected[2] * expected[3] >= 2):
+            flat, self.db = _conv.flatten_output_gradient(dout, True)
+        else:
+            flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+            self.db = np.sum(flat, axis=0)
+        self._set_dW(flat)
+        return flat
+
+
+class Pooling(reference.Pooling):
+    """Max pooling over ``pool_h`` x ``pool_w`` windows of ``(N, C, H, W)`` images.
+
+    The reference layer (same constructor, ``stride=2`` by default, and
+    attributes ``x``, ``arg_max``), whose forward pass (maximum and first
+    arg-max together) and backward pass (scatter and fold together) run
+    compiled kernels with the reference's results bit for bit; the output
+    is C-ordered float64 where the reference's is a transposed view, ``dx``
+    the reference's view of a padded image.
+
+    Float16/32/64 input runs the kernels; other dtypes, windows whose
+    maximum is a zero tied with a zero of the other sign (NumPy's sign of
+    the maximum then depends on its SIMD code), and padded cases where the
+    book's ``out_h = int(1 + (H - pool_h)/stride)`` (which ignores ``pad``)
+    differs from ``im2col``'s run the reference's code. Input that is not a
+    non-empty 4-D array, a stride below 1, a negative pad or a window larger
+    than the padded input raise a ValueError or TypeError.
+    """
+
+    def _output_size(self, H, W):
+        """``(out_h, out_w)`` where the kernels apply, else None."""
+        out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
+        out_w = (W + 2 * self.pad - self.pool_w) // self.stride + 1
+        if (out_h, out_w) != (int(1 + (H - self.pool_h) / self.stride), int(1 + (W - self.pool_w) / self.stride)):
+            return None
+        return out_h, out_w
+
+    def forward(self, x):
+        _check_images(x, "Pooling")
+        H, W = x.shape[2:]
+        _check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
+        image = _kernel_image(x)
+        result = None
+        if _conv is not None and image is not None and self._output_size(H, W) is not None:
+            result = _conv.pool_forward(image, self.pool_h, self.pool_w, self.stride, self.pad)
+        if result is None:
+            return super().forward(x)
+        out, self.arg_max = result
+        self.x = x
+        return out
+
+    def backward(self, dout):
+        if self.arg_max is None:
+            raise RuntimeError("Pooling.backward called before forward")
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"Pooling.backward expects a NumPy array, not {type(dout).__name__}")
+        N, C, H, W = self.x.shape
+        output_size = self._output_size(H, W)
+        if output_size is None:  # the reference's reshapes decide
+            return super().backward(dout)
+        if dout.shape != (N, C, *output_size):
+            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had "
+                             f"{(N, C, *output_size)}")
+        arg_max = self.arg_max
+        dx = None
+        if (_conv is not None and dout.dtype in _SOURCE_DTYPES
+                and type(arg_max) is np.ndarray and arg_max.dtype == np.intp and arg_max.flags.c_contiguous
+                and arg_max.size == dout.size):
+            # Float16/32 values convert exactly, as the reference's float64 `dmax` does.
+            dx = _conv.pool_backward(np.ascontiguousarray(dout, dtype=np.float64), arg_max, self.x.shape,
+                                     self.pool_h, self.pool_w, self.stride, self.pad)
+        return super().backward(dout) if dx is None else dx
+
+
+__all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization",
+           "Convolution", "Pooling"]

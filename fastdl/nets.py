@@ -1,5 +1,6 @@
 """The reference networks wired to fastdl's layers."""
 from fastdl import layers
+from fastdl.reference import convnets as reference_convnets
 from fastdl.reference import layers as reference_layers
 from fastdl.reference import nets as reference
 
@@ -8,6 +9,8 @@ class _FastNet:
     """fastdl's layers, and a backprop that skips work nobody reads."""
 
     Affine = layers.Affine
+    Convolution = layers.Convolution
+    Pooling = layers.Pooling
     Relu = layers.Relu
     Sigmoid = layers.Sigmoid
     BatchNormalization = layers.BatchNormalization
@@ -15,11 +18,13 @@ class _FastNet:
     SoftmaxWithLoss = layers.SoftmaxWithLoss
 
     def _backprop(self):
-        # The reference's backprop, except that the first Affine skips the
-        # gradient of the network's input, which nothing reads: a
-        # (batch, 784) matrix product, about a tenth of the book's step.
-        stack = list(self.layers.values())
-        if not isinstance(stack[0], reference_layers.Affine):
+        # The reference's backprop, except that the first Affine or
+        # Convolution skips the gradient of the network's input, which
+        # nothing reads: for an Affine a (batch, 784) matrix product, about a
+        # tenth of the book's step; for a Convolution a matrix product and a
+        # col2im.
+        stack = self._stack()
+        if not isinstance(stack[0], (reference_layers.Affine, reference_layers.Convolution)):
             return super()._backprop()
         dout = self.last_layer.backward(1)
         for layer in reversed(stack[1:]):
@@ -35,4 +40,12 @@ class MultiLayerNetExtend(_FastNet, reference.MultiLayerNetExtend):
     __doc__ = reference.MultiLayerNetExtend.__doc__
 
 
-__all__ = ["MultiLayerNet", "MultiLayerNetExtend"]
+class SimpleConvNet(_FastNet, reference_convnets.SimpleConvNet):
+    __doc__ = reference_convnets.SimpleConvNet.__doc__
+
+
+class DeepConvNet(_FastNet, reference_convnets.DeepConvNet):
+    __doc__ = reference_convnets.DeepConvNet.__doc__
+
+
+__all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet"]

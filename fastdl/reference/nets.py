@@ -57,10 +57,14 @@ class _FullyConnectedNet:
             t = np.argmax(t, axis=1)
         return np.sum(y == t) / float(x.shape[0])
 
+    def _stack(self):
+        """Every layer but the loss, from the input up, as a list."""
+        return list(self.layers.values())
+
     def _backprop(self):
         """Run every layer's ``backward``, from the loss down to the input."""
         dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
+        for layer in reversed(self._stack()):
             dout = layer.backward(dout)
 
     def _backward(self):

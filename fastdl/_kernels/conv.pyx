@@ -1,0 +1,618 @@
+# Design: the book's convolution and max pooling (fastdl/reference/util.py,
+# fastdl/reference/layers.py), one pass over memory per step, each image
+# (the batch axis) a unit of work.
+#
+# - im2col writes the final (N*OH*OW, C*FH*FW) float64 matrix directly,
+#   reading the input where the padded image has a pixel and writing 0.0
+#   where it has padding (no padded copy, no 6-D intermediate). float32
+#   converts to double by a C cast, float16 by its bits (both exact, as
+#   NumPy's conversions are).
+# - col2im adds into each pixel in the reference's order: filter offset y,
+#   then x, ascending, from +0.0. For one pixel, ascending (y, x) is
+#   descending (oy, ox) (oy*stride + y is the pixel's row), so the loop walks
+#   the rows of `col` from the last to the first, reading each row once, in
+#   order. It writes into an image padded as the reference's is and returns
+#   the same view of it: NumPy sums and multiplies arrays of other layouts
+#   in other orders, so the gradients flowing back keep the reference's.
+# - Convolution's output `np.dot(col, col_W) + b` reshaped (N, OH, OW, FN)
+#   and transposed to (N, FN, OH, OW) is one transposing pass with the bias
+#   add; its backward's (N*OH*OW, FN) `dout` is one transposing pass, and
+#   `db` the column sums of that matrix row by row from +0.0 as NumPy sums
+#   over axis 0. The matrix products stay NumPy's (BLAS), on arrays of the
+#   reference's values and layout.
+# - Max pooling forward finds each window's maximum and its first position
+#   in one scan (np.argmax: a NaN is the maximum), reading the input in place.
+#   Where a window's maximum is a zero tied with a zero of the other sign,
+#   np.max's choice of sign depends on its SIMD code, so the kernel reports
+#   it and the caller runs the reference. Backward adds each `dout` value into
+#   the pixel of its window's maximum, windows in descending (oy, ox) order
+#   (the reference's per-pixel order, as in col2im), in the reference's
+#   padded image; the zeros the reference adds elsewhere change no bits
+#   (every pixel starts at +0.0, so none is ever -0.0).
+#
+# Threads: above THREAD_THRESHOLD elements, images are split across OpenMP
+# threads; each thread writes whole images and nothing is reduced across
+# images, so results do not depend on the thread count (db is summed per
+# column, each column by one thread, over all images in order).
+#
+# The `def` wrappers check types, layouts and shapes again (cheaply);
+# fastdl/layers.py and fastdl/util.py decide what reaches them.
+from cython.parallel cimport prange
+from libc.math cimport isnan, signbit
+from libc.stdint cimport uint16_t, uint64_t
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int conv_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int conv_max_threads(void) { return 1; }
+    static int omp_get_thread_num(void) { return 0; }
+    #endif
+    """
+    int conv_max_threads() noexcept nogil
+    int omp_get_thread_num() noexcept nogil
+
+# Below this many elements written (or read, for pooling) a call runs on
+# one thread: SimpleConvNet's and DeepConvNet's batch-100 layers are above it.
+THREAD_THRESHOLD = 2**18
+cdef Py_ssize_t thread_threshold = THREAD_THRESHOLD
+
+ctypedef fused source_t:
+    double
+    float
+    uint16_t  # float16, as its bits
+
+# Rows of a transposing pass handled together, so that both sides stay in cache.
+DEF TILE = 16
+
+
+cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
+    if elements < thread_threshold or images < 2:
+        return 1
+    return <int>min(<Py_ssize_t>conv_max_threads(), images)
+
+
+cdef inline double half_to_double(uint16_t h) noexcept nogil:
+    """The float16 with bits ``h`` as a double, exactly (NaN payloads kept)."""
+    cdef uint64_t sign = (<uint64_t>(h & 0x8000u)) << 48
+    cdef uint64_t exponent = (h >> 10) & 0x1fu
+    cdef uint64_t mantissa = h & 0x3ffu
+    cdef uint64_t bits
+    cdef double value
+    if exponent == 0:
+        value = <double>mantissa * 5.9604644775390625e-08  # mantissa * 2**-24: zero or subnormal
+        return -value if sign else value
+    if exponent == 0x1f:
+        bits = sign | 0x7ff0000000000000u | (mantissa << 42)  # inf, NaN
+    else:
+        bits = sign | ((exponent + 1008) << 52) | (mantissa << 42)  # rebias 15 -> 1023
+    memcpy(&value, &bits, 8)
+    return value
+
+
+cdef inline double to_double(source_t v) noexcept nogil:
+    if source_t is uint16_t:
+        return half_to_double(v)
+    else:
+        return <double>v
+
+
+cdef struct Geometry:
+    Py_ssize_t C, H, W          # one input image
+    Py_ssize_t FH, FW           # filter (or pooling window)
+    Py_ssize_t stride, pad
+    Py_ssize_t OH, OW           # output positions
+    Py_ssize_t HP, WP           # the reference's padded gradient image: H + 2*pad + stride - 1, ...
+    const Py_ssize_t* offsets   # (C*FH*FW,) or (FH*FW,) for pooling: where entry (c, y, x)
+                                # of a window lies in the image (the padded one for col2im),
+                                # from its top-left pixel
+
+
+cdef void set_offsets(Py_ssize_t* offsets,        # OUT (channels*FH*FW,)
+                      const Geometry* g, Py_ssize_t channels,
+                      Py_ssize_t H, Py_ssize_t W) noexcept nogil:
+    # In an image of H x W pixels.
+    cdef Py_ssize_t c, y, x
+    cdef Py_ssize_t k = 0
+    for c in range(channels):
+        for y in range(g.FH):
+            for x in range(g.FW):
+                offsets[k] = (c * H + y) * W + x
+                k += 1
+
+
+cdef inline bint inside(const Geometry* g, Py_ssize_t iy0, Py_ssize_t ix0) noexcept nogil:
+    """Whether the window with top-left pixel (iy0, ix0) lies in the image, clear of the padding."""
+    return iy0 >= 0 and ix0 >= 0 and iy0 + g.FH <= g.H and ix0 + g.FW <= g.W
+
+
+# ---- im2col / col2im -------------------------------------------------------------
+
+cdef void im2col_image(const source_t* x,       # IN  (C, H, W) one image
+                       double* col,             # OUT (OH*OW, C*FH*FW) its rows
+                       const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t oy, ox, c, y, i, k, iy, iy0, ix0, lo, hi
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    cdef const source_t* src
+    cdef double* entry
+    for oy in range(g.OH):
+        iy0 = oy * g.stride - g.pad
+        for ox in range(g.OW):
+            ix0 = ox * g.stride - g.pad
+            if inside(g, iy0, ix0):
+                src = x + iy0 * g.W + ix0
+                for k in range(K):
+                    col[k] = to_double(src[g.offsets[k]])  # col[...] = padded[n, c, oy*stride + y, ox*stride + x]
+                col += K
+                continue
+            lo = max(0, -ix0)                         # offsets x in [lo, hi) fall inside the image
+            hi = min(g.FW, g.W - ix0)
+            entry = col
+            for c in range(g.C):
+                for y in range(g.FH):
+                    iy = iy0 + y
+                    if iy < 0 or iy >= g.H or hi <= lo:
+                        for i in range(g.FW):
+                            entry[i] = 0.0            # padding
+                    else:
+                        src = x + (c * g.H + iy) * g.W + ix0
+                        for i in range(lo):
+                            entry[i] = 0.0
+                        for i in range(lo, hi):
+                            entry[i] = to_double(src[i])
+                        for i in range(hi, g.FW):
+                            entry[i] = 0.0
+                    entry += g.FW
+            col += K
+
+
+cdef void im2col_batch(const source_t* x,       # IN  (N, C, H, W)
+                       double* col,             # OUT (N*OH*OW, C*FH*FW)
+                       Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.H * g.W
+    cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
+    cdef int n_threads = threads_for(N * rows, N)
+    if n_threads == 1:
+        for n in range(N):
+            im2col_image(x + n * image, col + n * rows, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        im2col_image(x + n * image, col + n * rows, g)
+
+
+cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image's rows
+                       double* img,             # OUT (C, HP, WP) padded, as the reference's
+                       const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t oy, ox, k
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    cdef const double* row
+    cdef double* dst
+    memset(img, 0, g.C * g.HP * g.WP * sizeof(double))  # img = np.zeros(...): +0.0
+    # Descending (oy, ox) is the reference's ascending (y, x) for every
+    # pixel; one row adds at most once into each pixel.
+    for oy in range(g.OH - 1, -1, -1):
+        for ox in range(g.OW - 1, -1, -1):
+            row = col + (oy * g.OW + ox) * K
+            dst = img + oy * g.stride * g.WP + ox * g.stride
+            for k in range(K):
+                dst[g.offsets[k]] += row[k]           # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
+
+
+cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
+                       double* img,             # OUT (N, C, HP, WP)
+                       Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.HP * g.WP
+    cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
+    cdef int n_threads = threads_for(N * rows, N)
+    if n_threads == 1:
+        for n in range(N):
+            col2im_image(col + n * rows, img + n * image, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        col2im_image(col + n * rows, img + n * image, g)
+
+
+# ---- Convolution's transposes -----------------------------------------------------
+
+cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's rows of np.dot(col, col_W)
+                              const double* b,      # IN  (FN,)
+                              double* out,          # OUT (FN, P)
+                              Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
+    cdef Py_ssize_t p0, p, f, p_end
+    for p0 in range(0, P, TILE):
+        p_end = min(p0 + TILE, P)
+        for f in range(FN):
+            for p in range(p0, p_end):
+                out[f * P + p] = prod[p * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+
+
+cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
+                          double* flat,           # OUT (P, FN)
+                          Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
+    cdef Py_ssize_t p0, p, f, p_end
+    for p0 in range(0, P, TILE):
+        p_end = min(p0 + TILE, P)
+        for f in range(FN):
+            for p in range(p0, p_end):
+                flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+
+
+cdef void column_sum(const double* dout,          # IN  (N, FN, P)
+                     double* db,                  # OUT (FN,), entry f
+                     Py_ssize_t f, Py_ssize_t N, Py_ssize_t FN, Py_ssize_t P) noexcept nogil:
+    # Rows (n, p) in order from +0.0: np.sum(dout2, axis=0) for FN >= 2.
+    cdef Py_ssize_t n, p
+    cdef const double* src
+    cdef double acc = 0.0
+    for n in range(N):
+        src = dout + (n * FN + f) * P
+        for p in range(P):
+            acc = acc + src[p]
+    db[f] = acc
+
+
+# ---- max pooling ------------------------------------------------------------------
+
+cdef void read_window(const source_t* plane,  # IN  (H, W) one channel
+                      double* values,           # OUT (FH*FW,) the padded window, y-major
+                      const Geometry* g, Py_ssize_t iy0, Py_ssize_t ix0) noexcept nogil:
+    cdef Py_ssize_t y, x, iy, ix, k
+    cdef const source_t* src
+    if inside(g, iy0, ix0):
+        src = plane + iy0 * g.W + ix0
+        for k in range(g.FH * g.FW):
+            values[k] = to_double(src[g.offsets[k]])
+        return
+    k = 0
+    for y in range(g.FH):
+        for x in range(g.FW):
+            iy = iy0 + y
+            ix = ix0 + x
+            values[k] = to_double(plane[iy * g.W + ix]) if 0 <= iy < g.H and 0 <= ix < g.W else 0.0  # np.pad's zeros
+            k += 1
+
+
+cdef inline void argmax_step(double v, Py_ssize_t k,
+                             double* best, Py_ssize_t* best_k) noexcept nogil:
+    # np.argmax's step: take v if not (v <= best), unless best is already a
+    # NaN (the first NaN wins). Bit masks rather than a branch, which random
+    # data would mispredict (gcc turns a plain `if` or ternary into a jump).
+    cdef uint64_t mask = 0 - <uint64_t>((not (v <= best[0])) & (best[0] == best[0]))
+    cdef uint64_t v_bits, best_bits
+    memcpy(&v_bits, &v, 8)
+    memcpy(&best_bits, best, 8)
+    best_bits = (v_bits & mask) | (best_bits & ~mask)
+    memcpy(best, &best_bits, 8)
+    best_k[0] = <Py_ssize_t>((<uint64_t>k & mask) | (<uint64_t>best_k[0] & ~mask))
+
+
+cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
+                                   double* out,              # OUT (C, OH, OW)
+                                   cnp.npy_intp* arg_max,    # OUT (OH*OW, C) its rows of arg_max
+                                   double* values,           # scratch (FH*FW,)
+                                   const Geometry* g) noexcept nogil:
+    # Returns how many windows have a zero maximum tied with a zero of the
+    # other sign (np.max's sign there is not the kernel's to choose).
+    cdef Py_ssize_t c, oy, ox, k, best_k
+    cdef Py_ssize_t n_values = g.FH * g.FW
+    cdef Py_ssize_t ties = 0
+    cdef double best
+    cdef bint plus, minus
+    for c in range(g.C):
+        for oy in range(g.OH):
+            for ox in range(g.OW):
+                read_window(x + c * g.H * g.W, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
+                best = values[0]
+                best_k = 0
+                for k in range(1, n_values):
+                    argmax_step(values[k], k, &best, &best_k)
+                out[(c * g.OH + oy) * g.OW + ox] = best     # np.max(col, axis=1)
+                arg_max[(oy * g.OW + ox) * g.C + c] = best_k  # np.argmax(col, axis=1)
+                if best == 0.0:
+                    plus = minus = False
+                    for k in range(n_values):
+                        if values[k] == 0.0:
+                            if signbit(values[k]):
+                                minus = True
+                            else:
+                                plus = True
+                    ties += plus and minus
+    return ties
+
+
+cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp* arg_max,
+                                   double* values,        # scratch (threads, FH*FW)
+                                   Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.H * g.W
+    cdef Py_ssize_t windows = g.C * g.OH * g.OW
+    cdef Py_ssize_t ties = 0
+    cdef int n_threads = threads_for(N * image, N)
+    if n_threads == 1:
+        for n in range(N):
+            ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows, values, g)
+        return ties
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows,
+                                   values + omp_get_thread_num() * g.FH * g.FW, g)
+    return ties
+
+
+cdef void pool_backward_image(const double* dout,            # IN  (C, OH, OW) one image
+                              const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
+                              double* dx,                    # OUT (C, HP, WP) padded, as the reference's
+                              const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, oy, ox, k
+    memset(dx, 0, g.C * g.HP * g.WP * sizeof(double))
+    for c in range(g.C):
+        # Descending (oy, ox): the reference's order of additions per pixel.
+        for oy in range(g.OH - 1, -1, -1):
+            for ox in range(g.OW - 1, -1, -1):
+                k = arg_max[(oy * g.OW + ox) * g.C + c]
+                # dmax[rows, arg_max] = dout; col2im(dmax, ...)
+                dx[(c * g.HP + oy * g.stride + k // g.FW) * g.WP + ox * g.stride + k % g.FW] += \
+                    dout[(c * g.OH + oy) * g.OW + ox]
+
+
+cdef void pool_backward_batch(const double* dout, const cnp.npy_intp* arg_max, double* dx,
+                              Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef Py_ssize_t image = g.C * g.HP * g.WP
+    cdef Py_ssize_t windows = g.C * g.OH * g.OW
+    cdef int n_threads = threads_for(N * image, N)
+    if n_threads == 1:
+        for n in range(N):
+            pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+        return
+    for n in prange(N, num_threads=n_threads, schedule="static"):
+        pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+
+
+# ---- the Python entry points ------------------------------------------------------
+
+cdef int source_type(cnp.ndarray a, int ndim, str name) except -1:
+    """NumPy's type number of ``a``, an aligned, native, C-contiguous float16/32/64 array of ``ndim`` dimensions."""
+    cdef int t = cnp.PyArray_TYPE(a)
+    if ((t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT16)
+            or cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+        raise ValueError(f"conv kernel: {name} must be an aligned, native, C-contiguous "
+                         f"{ndim}-D float16, float32 or float64 array")
+    return t
+
+
+cdef int check_float64(cnp.ndarray a, int ndim, str name) except -1:
+    if source_type(a, ndim, name) != cnp.NPY_FLOAT64:
+        raise ValueError(f"conv kernel: {name} must be float64")
+    return 0
+
+
+cdef Geometry make_geometry(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW,
+                            Py_ssize_t stride, Py_ssize_t pad) except *:
+    cdef Geometry g
+    if FH < 1 or FW < 1 or stride < 1 or pad < 0:
+        raise ValueError("conv kernel: filter sizes and stride must be at least 1, pad at least 0")
+    if H + 2 * pad < FH or W + 2 * pad < FW:
+        raise ValueError("conv kernel: the filter is larger than the padded input")
+    g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad = C, H, W, FH, FW, stride, pad
+    g.OH = (H + 2 * pad - FH) // stride + 1
+    g.OW = (W + 2 * pad - FW) // stride + 1
+    g.HP = H + 2 * pad + stride - 1
+    g.WP = W + 2 * pad + stride - 1
+    g.offsets = NULL
+    return g
+
+
+cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
+    """Set ``g.offsets`` for windows of ``channels`` channels in the input
+    (or the padded gradient) image; the caller keeps the array alive."""
+    cdef cnp.npy_intp k = channels * g.FH * g.FW
+    cdef cnp.ndarray offsets = cnp.PyArray_EMPTY(1, &k, cnp.NPY_INTP, 0)
+    if padded:
+        set_offsets(<Py_ssize_t*>cnp.PyArray_DATA(offsets), g, channels, g.HP, g.WP)
+    else:
+        set_offsets(<Py_ssize_t*>cnp.PyArray_DATA(offsets), g, channels, g.H, g.W)
+    g.offsets = <const Py_ssize_t*>cnp.PyArray_DATA(offsets)
+    return offsets
+
+
+def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
+    """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
+
+    C-ordered, or Fortran-ordered for one image, as the reference's.
+    """
+    cdef int t = source_type(x, 4, "x")
+    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
+    cdef Geometry g = make_geometry(d[1], d[2], d[3], filter_h, filter_w, stride, pad)
+    cdef Py_ssize_t N = d[0]
+    cdef cnp.npy_intp shape[2]
+    shape[0] = N * g.OH * g.OW
+    shape[1] = g.C * g.FH * g.FW
+    cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef double* out = <double*>cnp.PyArray_DATA(col)
+    cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            im2col_batch(<const double*>cnp.PyArray_DATA(x), out, N, &g)
+        elif t == cnp.NPY_FLOAT32:
+            im2col_batch(<const float*>cnp.PyArray_DATA(x), out, N, &g)
+        else:
+            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), out, N, &g)
+    if N == 1:
+        # The reference's transpose-and-reshape is then a view, Fortran-ordered,
+        # and NumPy's matrix products take another path (other bits) for it.
+        return np.asfortranarray(col)
+    return col
+
+
+def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
+           Py_ssize_t stride, Py_ssize_t pad):
+    """The reference's ``col2im`` of float64 ``col``: the same view of the same padded image."""
+    check_float64(col, 2, "col")
+    cdef Py_ssize_t N, C, H, W
+    N, C, H, W = input_shape
+    cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
+    if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
+        raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
+    cdef cnp.ndarray img = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray offsets = window_offsets(&g, C, True)
+    with nogil:
+        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img), N, &g)
+    return img[:, :, pad:H + pad, pad:W + pad]
+
+
+def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
+    """``(prod + b).reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)`` as a new C-ordered array.
+
+    ``prod`` is float64 ``(N*out_h*out_w, FN)``, ``b`` float64 ``(FN,)``.
+    """
+    check_float64(prod, 2, "prod")
+    check_float64(b, 1, "b")
+    cdef Py_ssize_t P = out_h * out_w
+    cdef Py_ssize_t FN = cnp.PyArray_DIM(prod, 1)
+    if P < 1 or cnp.PyArray_DIM(prod, 0) % P != 0 or cnp.PyArray_DIM(b, 0) != FN:
+        raise ValueError("conv kernel: prod must be (N*out_h*out_w, FN) and b (FN,)")
+    cdef Py_ssize_t N = cnp.PyArray_DIM(prod, 0) // P
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, FN, out_h, out_w
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef const double* src = <const double*>cnp.PyArray_DATA(prod)
+    cdef const double* bias = <const double*>cnp.PyArray_DATA(b)
+    cdef double* dst = <double*>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * P * FN, N)
+    with nogil:
+        if n_threads == 1:
+            for n in range(N):
+                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+        else:
+            for n in prange(N, num_threads=n_threads, schedule="static"):
+                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+    return out
+
+
+def flatten_output_gradient(cnp.ndarray dout, bint column_sums):
+    """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
+
+    ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
+    it for two or more columns (row by row from +0.0); None unless ``column_sums``.
+    """
+    check_float64(dout, 4, "dout")
+    cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
+    cdef Py_ssize_t FN = cnp.PyArray_DIM(dout, 1)
+    cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
+    cdef cnp.npy_intp shape[2]
+    shape[0], shape[1] = N * P, FN
+    cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray db = None
+    cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
+    cdef double* dst = <double*>cnp.PyArray_DATA(flat)
+    cdef double* sums = NULL
+    cdef Py_ssize_t n, f
+    cdef int n_threads = threads_for(N * P * FN, N)
+    if column_sums:
+        db = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
+        sums = <double*>cnp.PyArray_DATA(db)
+    with nogil:
+        if n_threads == 1:
+            for n in range(N):
+                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
+            if column_sums:
+                for f in range(FN):
+                    column_sum(src, sums, f, N, FN, P)
+        else:
+            for n in prange(N, num_threads=n_threads, schedule="static"):
+                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
+            if column_sums:
+                for f in prange(FN, num_threads=n_threads, schedule="static"):
+                    column_sum(src, sums, f, N, FN, P)
+    return flat, db
+
+
+def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+    """``(out, arg_max)`` of max pooling ``x`` ``(N, C, H, W)``, the reference's values.
+
+    ``out`` is float64 ``(N, C, OH, OW)``, ``arg_max`` intp over windows
+    ``(n, oy, ox, c)``. None where a window's maximum is a zero tied with a
+    zero of the other sign.
+    """
+    cdef int t = source_type(x, 4, "x")
+    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
+    cdef Geometry g = make_geometry(d[1], d[2], d[3], pool_h, pool_w, stride, pad)
+    cdef Py_ssize_t N = d[0]
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, g.C, g.OH, g.OW
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0] = N * g.C * g.OH * g.OW
+    cdef cnp.ndarray arg_max = cnp.PyArray_EMPTY(1, shape, cnp.NPY_INTP, 0)
+    cdef double* o = <double*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef cnp.ndarray offsets = window_offsets(&g, 1, False)
+    shape[0] = conv_max_threads() * g.FH * g.FW
+    cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
+    cdef double* values = <double*>cnp.PyArray_DATA(scratch)
+    cdef Py_ssize_t ties
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            ties = pool_forward_batch(<const double*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+        elif t == cnp.NPY_FLOAT32:
+            ties = pool_forward_batch(<const float*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+        else:
+            ties = pool_forward_batch(<const uint16_t*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+    return None if ties else (out, arg_max)
+
+
+def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
+                  Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+    """The reference's max pooling ``dx``: the same view of the same padded float64 image.
+
+    ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
+    array of the forward pass. None if an ``arg_max`` entry lies outside the
+    window.
+    """
+    check_float64(dout, 4, "dout")
+    cdef Py_ssize_t N, C, H, W
+    N, C, H, W = input_shape
+    cdef Geometry g = make_geometry(C, H, W, pool_h, pool_w, stride, pad)
+    if (cnp.PyArray_DIM(dout, 0) != N or cnp.PyArray_DIM(dout, 1) != C
+            or cnp.PyArray_DIM(dout, 2) != g.OH or cnp.PyArray_DIM(dout, 3) != g.OW):
+        raise ValueError("conv kernel: dout does not have the pooling output's shape")
+    if (cnp.PyArray_TYPE(arg_max) != cnp.NPY_INTP or not cnp.PyArray_IS_C_CONTIGUOUS(arg_max)
+            or not cnp.PyArray_ISALIGNED(arg_max) or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(arg_max)):
+        raise ValueError("conv kernel: arg_max must be a C-contiguous intp array, one entry per window")
+    cdef const cnp.npy_intp* a = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef Py_ssize_t i, size = cnp.PyArray_SIZE(arg_max), window = pool_h * pool_w
+    cdef bint inside = True
+    with nogil:
+        for i in range(size):
+            if a[i] < 0 or a[i] >= window:
+                inside = False
+                break
+    if not inside:
+        return None
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
+    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    with nogil:
+        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx), N, &g)
+    return dx[:, :, pad:H + pad, pad:W + pad]
+
+
+def _set_thread_threshold(Py_ssize_t n):
+    """Split work of at least ``n`` elements across threads; returns the old threshold (for tests)."""
+    global thread_threshold
+    old, thread_threshold = thread_threshold, max(n, 1)
+    return old
