@@ -125,23 +125,27 @@ def skip_without_torch(impl):
 
 @pytest.mark.parametrize("layer", CONV_LAYERS)
 @pytest.mark.parametrize("impl", ["reference", "fastdl"])
-def test_im2col(benchmark, one_thread, impl, layer):
+def test_im2col(benchmark, roofline, one_thread, impl, layer):
     benchmark.group = f"im2col {layer}"
-    x, W, _, _ = conv_arrays(layer)
+    x, W, _, dout = conv_arrays(layer)
     stride, pad = CONV_LAYERS[layer][3:]
     im2col = (util if impl == "fastdl" else reference).im2col
     run(benchmark, lambda: im2col(x, W.shape[2], W.shape[3], stride, pad))
+    if impl == "fastdl":  # reads x, writes the float64 col
+        roofline(benchmark, x.nbytes + 8 * (dout.size // W.shape[0]) * W[0].size)
 
 
 @pytest.mark.parametrize("layer", CONV_LAYERS)
 @pytest.mark.parametrize("impl", ["reference", "fastdl"])
-def test_col2im(benchmark, one_thread, impl, layer):
+def test_col2im(benchmark, roofline, one_thread, impl, layer):
     benchmark.group = f"col2im {layer}"
     x, W, _, dout = conv_arrays(layer)
     stride, pad = CONV_LAYERS[layer][3:]
     dcol = np.random.default_rng(1).standard_normal((dout.size // W.shape[0], W[0].size))
     col2im = (util if impl == "fastdl" else reference).col2im
     run(benchmark, lambda: col2im(dcol, x.shape, W.shape[2], W.shape[3], stride, pad))
+    if impl == "fastdl":  # reads col, writes the float64 image
+        roofline(benchmark, dcol.nbytes + 8 * x.size)
 
 
 @pytest.mark.parametrize("layer", CONV_LAYERS)
@@ -154,10 +158,14 @@ def test_conv(benchmark, one_thread, impl, layer):
 
 @pytest.mark.parametrize("layer", POOL_INPUTS)
 @pytest.mark.parametrize("impl", ["reference", "fastdl", "torch"])
-def test_pool(benchmark, one_thread, impl, layer):
+def test_pool(benchmark, roofline, one_thread, impl, layer):
     benchmark.group = f"pool fwd+bwd {layer} {POOL_INPUTS[layer]}"
     skip_without_torch(impl)
     run(benchmark, pool_step(impl, POOL_INPUTS[layer]))
+    if impl == "fastdl":
+        # Forward reads x, writes out and arg_max (int64); backward reads dout and arg_max, writes dx.
+        x_bytes = 8 * np.prod(POOL_INPUTS[layer])
+        roofline(benchmark, 2 * x_bytes + 4 * (x_bytes // 4))
 
 
 @pytest.mark.parametrize("net", NETS)

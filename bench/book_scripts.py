@@ -15,13 +15,15 @@ is ``fastdl.nets`` and so on (see ``MODULES``). ``dataset.mnist`` is always
 the IDX files in ``$FASTDL_MNIST_DIR`` (the book's loader downloads them).
 The global NumPy stream is seeded first (``--seed``), since the scripts draw
 their weights and mini-batches from it unseeded, and matplotlib draws off
-screen. The wall time goes to stderr.
+screen. The wall and CPU times go to stderr.
 
 ``--compare`` runs the script once per implementation, each in a fresh
-process, and says whether their outputs are identical and how long each took.
+process, and says whether their outputs (what they print, the files they
+write) are identical and how long each took.
 """
 import argparse
 import difflib
+import hashlib
 import importlib
 import os
 import runpy
@@ -60,27 +62,38 @@ def run_script(script, impl, seed):
     for book_name, name in MODULES[impl].items():
         sys.modules[book_name] = importlib.import_module(name)
     np.random.seed(seed)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     runpy.run_path(str(script), run_name="__main__")
-    print(f"{script.name} [{impl}]: {time.perf_counter() - start:.2f} s", file=sys.stderr)
+    # CPU time as well: on a shared machine it moves less with the neighbours' load.
+    print(f"{script.name} [{impl}]: {time.perf_counter() - start:.2f} s wall, "
+          f"{time.process_time() - start_cpu:.2f} s CPU", file=sys.stderr)
 
 
 def compare(script, seed):
-    """Run ``script`` under every implementation; print times and whether outputs are identical."""
+    """Run ``script`` under every implementation; print times and whether outputs are identical.
+
+    The outputs compared are what the script prints and the files it writes
+    in the current directory (``params.pkl``, ...), by SHA-256.
+    """
     outputs = {}
     for impl in MODULES:
+        start = time.time()
         done = subprocess.run([sys.executable, __file__, str(script), "--impl", impl, "--seed", str(seed)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if done.returncode:
             sys.exit(f"{impl} failed:\n{done.stderr}")
-        print(f"{done.stderr.splitlines()[-1]} ({len(done.stdout.splitlines())} lines of output)", flush=True)
-        outputs[impl] = done.stdout
+        written = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(Path.cwd().iterdir())
+                   if path.is_file() and path.stat().st_mtime >= start}
+        print(f"{done.stderr.splitlines()[-1]} ({len(done.stdout.splitlines())} lines of output"
+              + "".join(f", wrote {name} sha256 {digest[:16]}" for name, digest in written.items()) + ")",
+              flush=True)
+        outputs[impl] = (done.stdout, written)
     for impl in ("reference", "fastdl"):
         if outputs[impl] == outputs["book"]:
-            print(f"{impl}: output identical to the book's")
+            print(f"{impl}: output and files identical to the book's")
         else:
-            print(f"{impl}: output DIFFERS from the book's:")
-            diff = difflib.unified_diff(outputs["book"].splitlines(), outputs[impl].splitlines(), "book", impl,
+            print(f"{impl}: output or files DIFFER from the book's:")
+            diff = difflib.unified_diff(outputs["book"][0].splitlines(), outputs[impl][0].splitlines(), "book", impl,
                                         lineterm="", n=0)
             print("\n".join(list(diff)[:20]))
 

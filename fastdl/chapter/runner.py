@@ -7,8 +7,7 @@ import numpy as np
 
 import fastdl
 from fastdl.chapter import (
-    batchnorm, convnet, dropout, gradcheck, init_histograms, init_weights, optimizers, paths, search,
-    weight_decay,
+    batchnorm, convnet, dropout, gradcheck, init_histograms, init_weights, optimizers, paths, search, weight_decay,
 )
 from fastdl.chapter.backends import get_backend
 
