@@ -14,6 +14,7 @@ of the step, softmax runs once per step, and the network has no Sigmoid.
 """
 import math
 import sys
+import threading
 import weakref
 
 import numpy as np
@@ -37,6 +38,25 @@ _EXACT_REFCOUNTS = sys.version_info < (3, 14)
 # faults, and looking for a reusable one costs more than it saves.
 _REUSE_BYTES = 1 << 20
 _REAL_KINDS = "biuf"
+
+
+_scratch = threading.local()
+
+
+def _scratch_array(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A float64 C-ordered array of ``shape`` for a result that never leaves the calling method.
+
+    Convolution's matrix products feed a transpose or a fold and are then
+    dropped: one buffer per ``name`` and thread (so no other thread, and no
+    caller, can ever hold it), grown to the largest size asked, spares the
+    page faults of a fresh array of up to ~90 MB per call.
+    """
+    size = math.prod(shape)
+    buffer = getattr(_scratch, name, None)
+    if buffer is None or buffer.size < size:
+        buffer = np.empty(size)
+        setattr(_scratch, name, buffer)
+    return buffer[:size].reshape(shape)
 
 
 def _is_python_number(x):
@@ -340,7 +360,7 @@ class BatchNormalization(reference.BatchNormalization):
         return dx
 
 
-def _check_images(x, layer):
+def _check_images(x: object, layer: str) -> None:
     """Reject what is not a non-empty ``(N, C, H, W)`` array, with a clear message."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{layer}.forward expects a NumPy array, not {type(x).__name__}")
@@ -350,7 +370,7 @@ def _check_images(x, layer):
         raise ValueError(f"{layer} got an empty batch (N = 0)")
 
 
-def _check_window(layer, H, W, filter_h, filter_w, stride, pad):
+def _check_window(layer: str, H: int, W: int, filter_h: object, filter_w: object, stride: object, pad: object) -> None:
     """Reject sizes that describe no window position inside the padded image."""
     for name, value in (("filter height", filter_h), ("filter width", filter_w), ("stride", stride), ("pad", pad)):
         if not _is_int(value):
@@ -374,10 +394,12 @@ class Convolution(reference.Convolution):
     ``im2col``, the bias add with the output's transpose, the output
     gradient's transpose with ``db``, and ``col2im`` run compiled kernels;
     the matrix products are NumPy's on arrays of the reference's values and
-    layout, so every result equals the reference's bit for bit. ``dx`` is a
-    view of a padded image as in the reference (later sums and products
-    depend on the layout); the output is C-ordered where the reference's is
-    a transposed view (the layers after it copy it either way).
+    layout, so every result equals the reference's bit for bit. The output
+    is C-ordered where the reference's is a transposed view (the book's
+    layers after it copy it either way); ``dx`` is laid out as
+    ``fastdl.util.col2im``'s. Every array it returns or keeps is new; the
+    matrix products that only feed a transpose or a fold go to per-thread
+    buffers that never leave the method.
 
     Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
     ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
@@ -386,7 +408,7 @@ class Convolution(reference.Convolution):
     a ValueError or TypeError.
     """
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         FN, C, FH, FW = self._filter_shape()
         _check_images(x, "Convolution")
         _, channels, H, W = x.shape
@@ -398,35 +420,44 @@ class Convolution(reference.Convolution):
         if (_conv is None or image is None or self.W.dtype not in _SOURCE_DTYPES or type(b) is not np.ndarray
                 or b.dtype not in _SOURCE_DTYPES or b.shape != (FN,)):
             return super().forward(x)
-        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
-        col_W = self.W.reshape(FN, -1).T
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
-        # np.dot(col, col_W) is float64 for any float W; b converts exactly, as `+ b` does.
-        out = _conv.add_bias_transposed_output(np.dot(col, col_W), np.ascontiguousarray(b, dtype=np.float64),
-                                               out_h, out_w)
+        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
+        col_W = self.W.reshape(FN, -1).T
+        # np.dot(col, col_W) is float64 for any float W; with a float64 W it
+        # is the same BLAS call whichever array receives it. b converts
+        # exactly, as `+ b` does.
+        if col_W.dtype == np.float64:
+            product = np.dot(col, col_W, out=_scratch_array("product", (col.shape[0], FN)))
+        else:
+            product = np.dot(col, col_W)
+        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w)
         self.x = x
         self.col = col
         self.col_W = col_W
         return out
 
-    def _filter_shape(self):
+    def _filter_shape(self) -> tuple[int, int, int, int]:
         W = self.W
         if not isinstance(W, np.ndarray) or W.ndim != 4:
             raise ValueError(f"Convolution: W must be a 4-D (FN, C, FH, FW) array, not {np.shape(W)}")
         return W.shape
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         flat = self._weight_gradients(dout)
         FH, FW = self.W.shape[2:]
-        dcol = np.dot(flat, self.col_W.T)
+        if flat.dtype == np.float64 and self.col_W.dtype == np.float64 and flat.flags.c_contiguous:
+            # The same BLAS call as the reference's, into a buffer col2im reads once.
+            dcol = np.dot(flat, self.col_W.T, out=_scratch_array("dcol", (flat.shape[0], self.col_W.shape[0])))
+        else:
+            dcol = np.dot(flat, self.col_W.T)
         return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
-    def backward_weights(self, dout):
+    def backward_weights(self, dout: np.ndarray) -> None:
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
         self._weight_gradients(dout)
 
-    def _weight_gradients(self, dout):
+    def _weight_gradients(self, dout: np.ndarray) -> np.ndarray:
         """Set ``db`` and ``dW``; return ``dout`` as the reference's ``(N*out_h*out_w, FN)`` matrix."""
         if self.col is None:
             raise RuntimeError("Convolution.backward called before forward")
@@ -442,7 +473,7 @@ class Convolution(reference.Convolution):
         # multiplies in another order): the kernel stands in for the copy only.
         if (_conv is not None and type(dout) is np.ndarray and dout.dtype == np.float64
                 and dout.flags.c_contiguous and N >= 2 and FN >= 2 and expected[2] * expected[3] >= 2):
-            flat, self.db = _conv.flatten_output_gradient(dout, True)
+            flat, self.db = _conv.flatten_output_gradient(dout)
         else:
             flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
             self.db = np.sum(flat, axis=0)
@@ -458,7 +489,7 @@ class Pooling(reference.Pooling):
     arg-max together) and backward pass (scatter and fold together) run
     compiled kernels with the reference's results bit for bit; the output
     is C-ordered float64 where the reference's is a transposed view, ``dx``
-    the reference's view of a padded image.
+    laid out as ``fastdl.util.col2im``'s.
 
     Float16/32/64 input runs the kernels; other dtypes, windows whose
     maximum is a zero tied with a zero of the other sign (NumPy's sign of
@@ -469,7 +500,7 @@ class Pooling(reference.Pooling):
     than the padded input raise a ValueError or TypeError.
     """
 
-    def _output_size(self, H, W):
+    def _output_size(self, H: int, W: int) -> tuple[int, int] | None:
         """``(out_h, out_w)`` where the kernels apply, else None."""
         out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
         out_w = (W + 2 * self.pad - self.pool_w) // self.stride + 1
@@ -477,7 +508,7 @@ class Pooling(reference.Pooling):
             return None
         return out_h, out_w
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         _check_images(x, "Pooling")
         H, W = x.shape[2:]
         _check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
@@ -491,7 +522,7 @@ class Pooling(reference.Pooling):
         self.x = x
         return out
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.arg_max is None:
             raise RuntimeError("Pooling.backward called before forward")
         if not isinstance(dout, np.ndarray):

@@ -3,10 +3,13 @@
 ``im2col`` and ``col2im`` run a Cython kernel for float16/float32/float64
 arrays and integer sizes that describe a valid convolution, with the
 reference's values bit for bit; anything else runs the reference's NumPy
-code. Results have the reference's layout too (``col2im`` returns a view
-of a padded image), since NumPy's sums and matrix products round
-differently on other layouts.
+code. ``col2im`` returns a C-ordered array, except for one image, one
+channel or one pixel, where it returns the reference's view of a padded
+image: NumPy's transpose-and-reshape in ``Convolution.backward`` is then a
+view or a copy depending on the layout, and sums them in different orders.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from fastdl import _backend
@@ -19,18 +22,18 @@ _conv = _backend.load("conv")
 _SOURCE_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _is_int(value):
+def _is_int(value: object) -> bool:
     return type(value) is int or isinstance(value, np.integer)
 
 
-def _valid_window(H, W, filter_h, filter_w, stride, pad):
+def _valid_window(H: int, W: int, filter_h: int, filter_w: int, stride: int, pad: int) -> bool:
     """Whether these sizes are integers the kernels take, with the filter inside the padded image."""
     return (all(_is_int(v) for v in (H, W, filter_h, filter_w, stride, pad))
             and filter_h >= 1 and filter_w >= 1 and stride >= 1 and pad >= 0
             and H + 2 * pad >= filter_h and W + 2 * pad >= filter_w)
 
 
-def _kernel_image(x):
+def _kernel_image(x: object) -> np.ndarray | None:
     """``x`` as the kernels read it (C-ordered, same values), or None where they do not apply.
 
     Float16/32/64 4-D ndarrays apply; a non-C-contiguous one is copied.
@@ -40,37 +43,24 @@ def _kernel_image(x):
     return x if x.flags.c_contiguous and x.flags.aligned else np.ascontiguousarray(x)
 
 
-def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
-    """Unfold the filter windows of ``(N, C, H, W)`` images into the rows of a float64 matrix.
-
-    Parameters
-    ----------
-    input_data : ndarray of shape (N, C, H, W)
-    filter_h, filter_w : int
-    stride, pad : int
-
-    Returns
-    -------
-    col : float64 ndarray of shape (N*out_h*out_w, C*filter_h*filter_w)
-        Row ``(n, oy, ox)``, column ``(c, y, x)`` holds the zero-padded
-        ``input_data[n, c, oy*stride + y, ox*stride + x]``.
-    """
+def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The reference's ``im2col`` (``fastdl.reference.util.im2col``): ``(N, C, H, W)``
+    images to a float64 ``(N*out_h*out_w, C*filter_h*filter_w)`` matrix of their windows."""
     x = _kernel_image(input_data)
     if _conv is None or x is None or not _valid_window(*x.shape[2:], filter_h, filter_w, stride, pad):
         return _reference_im2col(input_data, filter_h, filter_w, stride, pad)
     return _conv.im2col(x, filter_h, filter_w, stride, pad)
 
 
-def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
-    """Fold ``col`` back into ``(N, C, H, W)`` images (the adjoint of ``im2col``).
-
-    Each pixel starts at +0.0 and receives its entries of ``col`` in the
-    order of the filter offsets ``y``, then ``x``, as in the reference.
+def col2im(col: np.ndarray, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
+           stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The reference's ``col2im`` (``fastdl.reference.util.col2im``), the adjoint of ``im2col``.
 
     Returns
     -------
     float64 ndarray of shape ``input_shape``
-        A view of the padded image, as in the reference.
+        C-ordered, or the reference's view of a padded image for one
+        image, channel or pixel (see the module's docstring).
     """
     if (_conv is None or type(col) is not np.ndarray or col.dtype not in _SOURCE_DTYPES
             or len(input_shape) != 4 or not all(_is_int(v) for v in input_shape) or min(input_shape) < 1

@@ -11,9 +11,11 @@
 #   then x, ascending, from +0.0. For one pixel, ascending (y, x) is
 #   descending (oy, ox) (oy*stride + y is the pixel's row), so the loop walks
 #   the rows of `col` from the last to the first, reading each row once, in
-#   order. It writes into an image padded as the reference's is and returns
-#   the same view of it: NumPy sums and multiplies arrays of other layouts
-#   in other orders, so the gradients flowing back keep the reference's.
+#   order. Each image is folded into a padded image as the reference's
+#   (a thread's scratch, then copied out), so no window needs bounds checks.
+#   The result is C-ordered, except where NumPy would round later sums and
+#   products differently for the reference's layout (see
+#   reference_layout_matters): then it is the reference's padded view.
 # - Convolution's output `np.dot(col, col_W) + b` reshaped (N, OH, OW, FN)
 #   and transposed to (N, FN, OH, OW) is one transposing pass with the bias
 #   add; its backward's (N*OH*OW, FN) `dout` is one transposing pass, and
@@ -26,14 +28,15 @@
 #   np.max's choice of sign depends on its SIMD code, so the kernel reports
 #   it and the caller runs the reference. Backward adds each `dout` value into
 #   the pixel of its window's maximum, windows in descending (oy, ox) order
-#   (the reference's per-pixel order, as in col2im), in the reference's
-#   padded image; the zeros the reference adds elsewhere change no bits
-#   (every pixel starts at +0.0, so none is ever -0.0).
+#   (the reference's per-pixel order, as in col2im), folded as col2im folds;
+#   the zeros the reference adds elsewhere change no bits (every pixel
+#   starts at +0.0, so none is ever -0.0).
 #
 # Threads: above THREAD_THRESHOLD elements, images are split across OpenMP
 # threads; each thread writes whole images and nothing is reduced across
 # images, so results do not depend on the thread count (db is summed per
-# column, each column by one thread, over all images in order).
+# column, each column by one thread, over all images in order). A forked
+# child process runs on one thread.
 #
 # The `def` wrappers check types, layouts and shapes again (cheaply);
 # fastdl/layers.py and fastdl/util.py decide what reaches them.
@@ -43,6 +46,8 @@ from libc.stdint cimport uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
+
+import os
 
 import numpy as np
 
@@ -75,8 +80,22 @@ ctypedef fused source_t:
 DEF TILE = 16
 
 
+# GNU OpenMP's thread pool does not survive fork(): a child process that
+# enters a parallel region the parent had used waits forever. Children run
+# every kernel on their own thread.
+cdef bint in_forked_child = False
+
+
+def _after_fork_in_child():
+    global in_forked_child
+    in_forked_child = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
-    if elements < thread_threshold or images < 2:
+    if in_forked_child or elements < thread_threshold or images < 2:
         return 1
     return <int>min(<Py_ssize_t>conv_max_threads(), images)
 
@@ -208,19 +227,45 @@ cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image
                 dst[g.offsets[k]] += row[k]           # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
 
 
-cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
-                       double* img,             # OUT (N, C, HP, WP)
-                       Py_ssize_t N, const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image = g.C * g.HP * g.WP
+cdef void copy_interior(const double* padded,      # IN  (C, HP, WP)
+                        double* img,                # OUT (C, H, W)
+                        const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, iy
+    for c in range(g.C):
+        for iy in range(g.H):
+            memcpy(img + (c * g.H + iy) * g.W, padded + (c * g.HP + iy + g.pad) * g.WP + g.pad,
+                   g.W * sizeof(double))            # img[:, :, pad:H + pad, pad:W + pad]
+
+
+cdef inline double* fold_into(double* out, double* scratch, Py_ssize_t n, int thread,
+                              bint padded_out, const Geometry* g) noexcept nogil:
+    """Where image n is folded: its block of the padded output, or the thread's scratch."""
+    if padded_out:
+        return out + n * g.C * g.HP * g.WP
+    return scratch + thread * g.C * g.HP * g.WP
+
+
+cdef void col2im_one(const double* col, double* out, double* scratch, Py_ssize_t n, int thread,
+                     bint padded_out, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t rows = g.OH * g.OW * g.C * g.FH * g.FW
-    cdef int n_threads = threads_for(N * rows, N)
+    cdef double* img = fold_into(out, scratch, n, thread, padded_out, g)
+    col2im_image(col + n * rows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
+                       double* out,             # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                       double* scratch,         # (threads, C, HP, WP) unless padded_out
+                       bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.OH * g.OW * g.C * g.FH * g.FW, N)
     if n_threads == 1:
         for n in range(N):
-            col2im_image(col + n * rows, img + n * image, g)
+            col2im_one(col, out, scratch, n, 0, padded_out, g)
         return
     for n in prange(N, num_threads=n_threads, schedule="static"):
-        col2im_image(col + n * rows, img + n * image, g)
+        col2im_one(col, out, scratch, n, omp_get_thread_num(), padded_out, g)
 
 
 # ---- Convolution's transposes -----------------------------------------------------
@@ -239,13 +284,24 @@ cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's ro
 
 cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
                           double* flat,           # OUT (P, FN)
+                          double* sums,           # IN/OUT (FN,) running column sums, or NULL
                           Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
     cdef Py_ssize_t p0, p, f, p_end
-    for p0 in range(0, P, TILE):
-        p_end = min(p0 + TILE, P)
+    cdef double v
+    if sums == NULL:
+        for p0 in range(0, P, TILE):
+            p_end = min(p0 + TILE, P)
+            for f in range(FN):
+                for p in range(p0, p_end):
+                    flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        return
+    # Row by row: each column's sum in row order (n, then p), and
+    # consecutive additions go to different columns (no dependency chain).
+    for p in range(P):
         for f in range(FN):
-            for p in range(p0, p_end):
-                flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+            v = dout[f * P + p]
+            flat[p * FN + f] = v
+            sums[f] = sums[f] + v                     # np.sum(dout, axis=0)
 
 
 cdef void column_sum(const double* dout,          # IN  (N, FN, P)
@@ -297,42 +353,82 @@ cdef inline void argmax_step(double v, Py_ssize_t k,
     best_k[0] = <Py_ssize_t>((<uint64_t>k & mask) | (<uint64_t>best_k[0] & ~mask))
 
 
+cdef inline bint zero_tie(const double* values, Py_ssize_t n) noexcept nogil:
+    """Whether the window ``values`` holds zeros of both signs (its maximum being a zero)."""
+    cdef bint plus = False, minus = False
+    cdef Py_ssize_t k
+    for k in range(n):
+        if values[k] == 0.0:
+            if signbit(values[k]):
+                minus = True
+            else:
+                plus = True
+    return plus and minus
+
+
+cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* arg_max,
+                            double* values, const Geometry* g, Py_ssize_t oy, Py_ssize_t ox) noexcept nogil:
+    # One window (any position): its maximum and first arg-max; 1 for a zero tie.
+    cdef Py_ssize_t k
+    cdef Py_ssize_t best_k = 0
+    cdef double best
+    read_window(plane, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
+    best = values[0]
+    for k in range(1, g.FH * g.FW):
+        argmax_step(values[k], k, &best, &best_k)
+    out[oy * g.OW + ox] = best                        # np.max(col, axis=1)
+    arg_max[(oy * g.OW + ox) * g.C] = best_k          # np.argmax(col, axis=1)
+    return best == 0.0 and zero_tie(values, g.FH * g.FW)
+
+
 cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
                                    double* out,              # OUT (C, OH, OW)
                                    cnp.npy_intp* arg_max,    # OUT (OH*OW, C) its rows of arg_max
-                                   double* values,           # scratch (FH*FW,)
+                                   double* scratch,          # (FH*FW + 2*OW,)
                                    const Geometry* g) noexcept nogil:
     # Returns how many windows have a zero maximum tied with a zero of the
     # other sign (np.max's sign there is not the kernel's to choose).
-    cdef Py_ssize_t c, oy, ox, k, best_k
-    cdef Py_ssize_t n_values = g.FH * g.FW
+    # Windows inside the image along a row of outputs are scanned together,
+    # offset by offset (each window's steps still in the reference's order),
+    # so that the loop over windows has no branch and vectorises.
+    cdef Py_ssize_t c, oy, ox, k, i, n, iy0, lo, hi
     cdef Py_ssize_t ties = 0
-    cdef double best
-    cdef bint plus, minus
+    cdef double* values = scratch
+    cdef double* best = scratch + g.FH * g.FW
+    cdef Py_ssize_t* best_k = <Py_ssize_t*>(best + g.OW)
+    cdef const source_t* plane
+    cdef const source_t* src
+    lo = (g.pad + g.stride - 1) // g.stride           # the first window clear of the left padding
+    hi = min(g.OW, (g.W + g.pad - g.FW) // g.stride + 1)
     for c in range(g.C):
+        plane = x + c * g.H * g.W
         for oy in range(g.OH):
+            iy0 = oy * g.stride - g.pad
+            n = hi - lo if iy0 >= 0 and iy0 + g.FH <= g.H and hi > lo else 0
             for ox in range(g.OW):
-                read_window(x + c * g.H * g.W, values, g, oy * g.stride - g.pad, ox * g.stride - g.pad)
-                best = values[0]
-                best_k = 0
-                for k in range(1, n_values):
-                    argmax_step(values[k], k, &best, &best_k)
-                out[(c * g.OH + oy) * g.OW + ox] = best     # np.max(col, axis=1)
-                arg_max[(oy * g.OW + ox) * g.C + c] = best_k  # np.argmax(col, axis=1)
-                if best == 0.0:
-                    plus = minus = False
-                    for k in range(n_values):
-                        if values[k] == 0.0:
-                            if signbit(values[k]):
-                                minus = True
-                            else:
-                                plus = True
-                    ties += plus and minus
+                if ox < lo or ox >= lo + n:
+                    ties += pool_window(plane, out + c * g.OH * g.OW, arg_max + c, values, g, oy, ox)
+            if n == 0:
+                continue
+            src = plane + iy0 * g.W + lo * g.stride - g.pad
+            for i in range(n):
+                best[i] = to_double(src[i * g.stride])
+                best_k[i] = 0
+            for k in range(1, g.FH * g.FW):
+                for i in range(n):
+                    argmax_step(to_double(src[g.offsets[k] + i * g.stride]), k, &best[i], &best_k[i])
+            for i in range(n):
+                ox = lo + i
+                out[(c * g.OH + oy) * g.OW + ox] = best[i]      # np.max(col, axis=1)
+                arg_max[(oy * g.OW + ox) * g.C + c] = best_k[i]  # np.argmax(col, axis=1)
+                if best[i] == 0.0:
+                    read_window(plane, values, g, iy0, ox * g.stride - g.pad)
+                    ties += zero_tie(values, g.FH * g.FW)
     return ties
 
 
 cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp* arg_max,
-                                   double* values,        # scratch (threads, FH*FW)
+                                   double* values,        # scratch (threads, FH*FW + 2*OW)
                                    Py_ssize_t N, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t n
     cdef Py_ssize_t image = g.C * g.H * g.W
@@ -345,7 +441,7 @@ cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp*
         return ties
     for n in prange(N, num_threads=n_threads, schedule="static"):
         ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows,
-                                   values + omp_get_thread_num() * g.FH * g.FW, g)
+                                   values + omp_get_thread_num() * (g.FH * g.FW + 2 * g.OW), g)
     return ties
 
 
@@ -353,30 +449,63 @@ cdef void pool_backward_image(const double* dout,            # IN  (C, OH, OW) o
                               const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
                               double* dx,                    # OUT (C, HP, WP) padded, as the reference's
                               const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t c, oy, ox, k
+    cdef Py_ssize_t c, oy, ox
     memset(dx, 0, g.C * g.HP * g.WP * sizeof(double))
     for c in range(g.C):
         # Descending (oy, ox): the reference's order of additions per pixel.
         for oy in range(g.OH - 1, -1, -1):
             for ox in range(g.OW - 1, -1, -1):
-                k = arg_max[(oy * g.OW + ox) * g.C + c]
                 # dmax[rows, arg_max] = dout; col2im(dmax, ...)
-                dx[(c * g.HP + oy * g.stride + k // g.FW) * g.WP + ox * g.stride + k % g.FW] += \
-                    dout[(c * g.OH + oy) * g.OW + ox]
+                dx[(c * g.HP + oy * g.stride) * g.WP + ox * g.stride + g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] \
+                    += dout[(c * g.OH + oy) * g.OW + ox]
 
 
-cdef void pool_backward_batch(const double* dout, const cnp.npy_intp* arg_max, double* dx,
-                              Py_ssize_t N, const Geometry* g) noexcept nogil:
-    cdef Py_ssize_t n
-    cdef Py_ssize_t image = g.C * g.HP * g.WP
+cdef inline bint windows_tile(const Geometry* g, bint padded_out) noexcept nogil:
+    """Whether the windows tile the unpadded result (stride = window, no pad): one window per pixel."""
+    return not padded_out and g.stride == g.FH and g.stride == g.FW and g.pad == 0
+
+
+cdef void pool_backward_tiled_image(const double* dout,            # IN  (C, OH, OW) one image
+                                    const cnp.npy_intp* arg_max,   # IN  (OH*OW, C) its rows of arg_max
+                                    double* dx,                    # OUT (C, H, W)
+                                    const Geometry* g) noexcept nogil:
+    # Each pixel has at most one window: 0.0 + dout at its maximum, else 0.0.
+    cdef Py_ssize_t c, oy, ox
+    cdef double* window
+    memset(dx, 0, g.C * g.H * g.W * sizeof(double))
+    for c in range(g.C):
+        for oy in range(g.OH):
+            for ox in range(g.OW):
+                window = dx + (c * g.H + oy * g.FH) * g.W + ox * g.FW
+                window[g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] = 0.0 + dout[(c * g.OH + oy) * g.OW + ox]
+
+
+cdef void pool_backward_one(const double* dout, const cnp.npy_intp* arg_max, double* out, double* scratch,
+                            Py_ssize_t n, int thread, bint padded_out, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t windows = g.C * g.OH * g.OW
-    cdef int n_threads = threads_for(N * image, N)
+    cdef double* img
+    if windows_tile(g, padded_out):
+        pool_backward_tiled_image(dout + n * windows, arg_max + n * windows, out + n * g.C * g.H * g.W, g)
+        return
+    img = fold_into(out, scratch, n, thread, padded_out, g)
+    pool_backward_image(dout + n * windows, arg_max + n * windows, img, g)
+    if not padded_out:
+        copy_interior(img, out + n * g.C * g.H * g.W, g)
+
+
+cdef void pool_backward_batch(const double* dout,            # IN  (N, C, OH, OW)
+                              const cnp.npy_intp* arg_max,   # IN  (N*OH*OW*C,)
+                              double* out,                   # OUT (N, C, HP, WP) if padded_out, else (N, C, H, W)
+                              double* scratch,               # (threads, C, HP, WP) unless padded_out
+                              bint padded_out, Py_ssize_t N, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t n
+    cdef int n_threads = threads_for(N * g.C * g.HP * g.WP, N)
     if n_threads == 1:
         for n in range(N):
-            pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+            pool_backward_one(dout, arg_max, out, scratch, n, 0, padded_out, g)
         return
     for n in prange(N, num_threads=n_threads, schedule="static"):
-        pool_backward_image(dout + n * windows, arg_max + n * windows, dx + n * image, g)
+        pool_backward_one(dout, arg_max, out, scratch, n, omp_get_thread_num(), padded_out, g)
 
 
 # ---- the Python entry points ------------------------------------------------------
@@ -427,6 +556,29 @@ cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
     return offsets
 
 
+cdef bint reference_layout_matters(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W) noexcept:
+    # Convolution.backward's `dout.transpose(0, 2, 3, 1).reshape(-1, FN)` is
+    # a view, whose sums and products NumPy rounds differently from a copy's,
+    # for a C-contiguous dout of one image, one channel or one pixel; for the
+    # reference's padded view it is a copy. Elsewhere no book layer sees a
+    # difference, and a C-ordered result is cheaper for the next ones (Relu).
+    return N == 1 or C == 1 or H * W == 1
+
+
+cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
+    """The result array of a fold (padded as the reference's, or not) and the threads' scratch."""
+    cdef cnp.npy_intp shape[4]
+    shape[0] = N
+    shape[1] = g.C
+    shape[2] = g.HP if padded_out else g.H
+    shape[3] = g.WP if padded_out else g.W
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0] = 0 if padded_out else min(<Py_ssize_t>conv_max_threads(), N)
+    shape[2] = g.HP
+    shape[3] = g.WP
+    return result, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+
+
 def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
     """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
 
@@ -440,15 +592,15 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     shape[0] = N * g.OH * g.OW
     shape[1] = g.C * g.FH * g.FW
     cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    cdef double* out = <double*>cnp.PyArray_DATA(col)
+    cdef double* dst = <double*>cnp.PyArray_DATA(col)
     cdef cnp.ndarray offsets = window_offsets(&g, g.C, False)
     with nogil:
         if t == cnp.NPY_FLOAT64:
-            im2col_batch(<const double*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const double*>cnp.PyArray_DATA(x), dst, N, &g)
         elif t == cnp.NPY_FLOAT32:
-            im2col_batch(<const float*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const float*>cnp.PyArray_DATA(x), dst, N, &g)
         else:
-            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), out, N, &g)
+            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), dst, N, &g)
     if N == 1:
         # The reference's transpose-and-reshape is then a view, Fortran-ordered,
         # and NumPy's matrix products take another path (other bits) for it.
@@ -458,20 +610,25 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
 
 def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
            Py_ssize_t stride, Py_ssize_t pad):
-    """The reference's ``col2im`` of float64 ``col``: the same view of the same padded image."""
+    """The reference's ``col2im`` of float64 ``col``.
+
+    A new C-ordered array, or the reference's view of a padded image where
+    the layout can change later results (one image, one channel or one pixel).
+    """
     check_float64(col, 2, "col")
     cdef Py_ssize_t N, C, H, W
     N, C, H, W = input_shape
     cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
     if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
         raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
-    cdef cnp.npy_intp shape[4]
-    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
-    cdef cnp.ndarray img = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     cdef cnp.ndarray offsets = window_offsets(&g, C, True)
+    cdef cnp.ndarray img, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    img, scratch = fold_arrays(&g, N, padded_out)
     with nogil:
-        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img), N, &g)
-    return img[:, :, pad:H + pad, pad:W + pad]
+        col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img),
+                     <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return img[:, :, pad:H + pad, pad:W + pad] if padded_out else img
 
 
 def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
@@ -488,10 +645,10 @@ def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h
     cdef Py_ssize_t N = cnp.PyArray_DIM(prod, 0) // P
     cdef cnp.npy_intp shape[4]
     shape[0], shape[1], shape[2], shape[3] = N, FN, out_h, out_w
-    cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     cdef const double* src = <const double*>cnp.PyArray_DATA(prod)
     cdef const double* bias = <const double*>cnp.PyArray_DATA(b)
-    cdef double* dst = <double*>cnp.PyArray_DATA(out)
+    cdef double* dst = <double*>cnp.PyArray_DATA(result)
     cdef Py_ssize_t n
     cdef int n_threads = threads_for(N * P * FN, N)
     with nogil:
@@ -501,14 +658,14 @@ def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
                 add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
-    return out
+    return result
 
 
-def flatten_output_gradient(cnp.ndarray dout, bint column_sums):
+def flatten_output_gradient(cnp.ndarray dout):
     """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
 
     ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
-    it for two or more columns (row by row from +0.0); None unless ``column_sums``.
+    it for a copy of two or more columns: row by row from +0.0.
     """
     check_float64(dout, 4, "dout")
     cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
@@ -517,28 +674,21 @@ def flatten_output_gradient(cnp.ndarray dout, bint column_sums):
     cdef cnp.npy_intp shape[2]
     shape[0], shape[1] = N * P, FN
     cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    cdef cnp.ndarray db = None
+    cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
     cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
     cdef double* dst = <double*>cnp.PyArray_DATA(flat)
-    cdef double* sums = NULL
+    cdef double* sums = <double*>cnp.PyArray_DATA(db)
     cdef Py_ssize_t n, f
     cdef int n_threads = threads_for(N * P * FN, N)
-    if column_sums:
-        db = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
-        sums = <double*>cnp.PyArray_DATA(db)
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
-            if column_sums:
-                for f in range(FN):
-                    column_sum(src, sums, f, N, FN, P)
+                transpose_image(src + n * FN * P, dst + n * P * FN, sums, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
-                transpose_image(src + n * FN * P, dst + n * P * FN, P, FN)
-            if column_sums:
-                for f in prange(FN, num_threads=n_threads, schedule="static"):
-                    column_sum(src, sums, f, N, FN, P)
+                transpose_image(src + n * FN * P, dst + n * P * FN, NULL, P, FN)
+            for f in prange(FN, num_threads=n_threads, schedule="static"):
+                column_sum(src, sums, f, N, FN, P)
     return flat, db
 
 
@@ -561,7 +711,7 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
     cdef double* o = <double*>cnp.PyArray_DATA(out)
     cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
     cdef cnp.ndarray offsets = window_offsets(&g, 1, False)
-    shape[0] = conv_max_threads() * g.FH * g.FW
+    shape[0] = conv_max_threads() * (g.FH * g.FW + 2 * g.OW)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
     cdef double* values = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
@@ -577,7 +727,7 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
 
 def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
                   Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
-    """The reference's max pooling ``dx``: the same view of the same padded float64 image.
+    """The reference's max pooling ``dx``, laid out as ``col2im``'s.
 
     ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
     array of the forward pass. None if an ``arg_max`` entry lies outside the
@@ -603,12 +753,14 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
                 break
     if not inside:
         return None
-    cdef cnp.npy_intp shape[4]
-    shape[0], shape[1], shape[2], shape[3] = N, C, g.HP, g.WP
-    cdef cnp.ndarray dx = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    cdef cnp.ndarray dx, scratch
+    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    dx, scratch = fold_arrays(&g, N, padded_out)
+    cdef cnp.ndarray offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
     with nogil:
-        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx), N, &g)
-    return dx[:, :, pad:H + pad, pad:W + pad]
+        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
+                            <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
+    return dx[:, :, pad:H + pad, pad:W + pad] if padded_out else dx
 
 
 def _set_thread_threshold(Py_ssize_t n):

@@ -10,15 +10,10 @@ import numpy as np
 
 from fastdl.reference import layers
 from fastdl.reference.gradient import numerical_gradient
+from fastdl.reference.nets import LayerClasses
 
 
-class _ConvNet:
-    Convolution = layers.Convolution
-    Pooling = layers.Pooling
-    Relu = layers.Relu
-    Affine = layers.Affine
-    Dropout = layers.Dropout
-    SoftmaxWithLoss = layers.SoftmaxWithLoss
+class _ConvNet(LayerClasses):
 
     def _stack(self):
         """Every layer but the loss, from the input up, as a list."""
@@ -93,7 +88,7 @@ class SimpleConvNet(_ConvNet):
     """
 
     def __init__(self, input_dim=(1, 28, 28),
-                 conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},
+                 conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006 (the book's; never mutated)
                  hidden_size=100, output_size=10, weight_init_std=0.01):
         filter_num = conv_param["filter_num"]
         filter_size = conv_param["filter_size"]
@@ -168,12 +163,12 @@ class DeepConvNet(_ConvNet):
     """
 
     def __init__(self, input_dim=(1, 28, 28),
-                 conv_param_1={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
-                 conv_param_2={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
-                 conv_param_3={"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
-                 conv_param_4={"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
-                 conv_param_5={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
-                 conv_param_6={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+                 conv_param_1={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
+                 conv_param_2={"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
+                 conv_param_3={"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
+                 conv_param_4={"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},  # noqa: B006
+                 conv_param_5={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
+                 conv_param_6={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
                  hidden_size=50, output_size=10):
         conv_params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
         # The book's fan-ins, fixed whatever the input's channels.

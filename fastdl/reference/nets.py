@@ -25,13 +25,21 @@ def init_scale(weight_init_std, n_in):
     return weight_init_std
 
 
-class _FullyConnectedNet:
+class LayerClasses:
+    """The layer classes the networks build from, as class attributes that
+    ``fastdl.nets`` overrides with its faster layers."""
+
     Affine = layers.Affine
     Relu = layers.Relu
     Sigmoid = layers.Sigmoid
     BatchNormalization = layers.BatchNormalization
     Dropout = layers.Dropout
     SoftmaxWithLoss = layers.SoftmaxWithLoss
+    Convolution = layers.Convolution
+    Pooling = layers.Pooling
+
+
+class _FullyConnectedNet(LayerClasses):
 
     def _init_weight(self, weight_init_std):
         all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
