@@ -6,6 +6,7 @@ training) in one experiment.
 """
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from fastdl.chapter.plotting import new_figure, plot_train_test, save_figure
 from fastdl.chapter.progress import progress
@@ -78,6 +79,7 @@ def run(backend, data, settings, out_dir, seed=0):
 
     accuracy_figure, ax = new_figure()
     plot_train_test(ax, train_acc, test_acc, TITLE.split(":")[0])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     filter_figure = Figure(figsize=(8, 5.5), layout="constrained")
     before, after = filter_figure.subfigures(2, 1)
     plot_filters(before, initial_filters, "before training (random)")
