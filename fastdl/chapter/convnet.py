@@ -14,12 +14,13 @@ from fastdl.chapter.progress import progress
 NAME = "convnet"
 TITLE = "SimpleConvNet on MNIST (chapter 7): accuracy and learned filters"
 NEEDS_MNIST = True
+# The book's train_convnet.py; train_size/test_size None: every image the
+# data source has (the book trains on 60,000).
 _BOOK = {
     "train_size": None, "test_size": None, "epochs": 20, "batch_size": 100, "lr": 0.001,
     "evaluate_sample_num_per_epoch": 1000, "hidden_size": 100, "weight_init_std": 0.01,
     "conv_param": {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},
 }
-# None: all the images the data source has (the book trains on 60,000).
 SETTINGS = {
     "quick": {**_BOOK, "train_size": 3000, "test_size": 1000, "epochs": 5},
     "book": _BOOK,
