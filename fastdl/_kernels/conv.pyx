@@ -216,6 +216,7 @@ cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image
     cdef Py_ssize_t K = g.C * g.FH * g.FW
     cdef const double* row
     cdef double* dst
+    cdef double* run
     memset(img, 0, g.C * g.HP * g.WP * sizeof(double))  # img = np.zeros(...): +0.0
     # Descending (oy, ox) is the reference's ascending (y, x) for every
     # pixel; one row adds at most once into each pixel.
@@ -223,8 +224,15 @@ cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image
         for ox in range(g.OW - 1, -1, -1):
             row = col + (oy * g.OW + ox) * K
             dst = img + oy * g.stride * g.WP + ox * g.stride
-            for k in range(K):
-                dst[g.offsets[k]] += row[k]           # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
+            if g.FW == 3:  # DeepConvNet's filters: a fixed-length run per (c, y)
+                for k in range(0, K, 3):
+                    run = dst + g.offsets[k]
+                    run[0] += row[k]                  # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
+                    run[1] += row[k + 1]
+                    run[2] += row[k + 2]
+            else:
+                for k in range(K):
+                    dst[g.offsets[k]] += row[k]       # img[:, :, y:y_max:stride, x:x_max:stride] += col[:, :, y, x]
 
 
 cdef void copy_interior(const double* padded,      # IN  (C, HP, WP)
