@@ -1,10 +1,11 @@
 """Run the book's own scripts with the book's classes, fastdl's reference or fastdl, and compare.
 
-Usage, from the folder the scripts should write their files in::
+Usage, from the folder the scripts should write their files in (``FASTDL``:
+a checkout with the kernels built in place)::
 
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 FASTDL_MNIST_DIR=DIR PYTHONPATH=$PWD \\
-        python bench/book_scripts.py BOOK_DIR/ch07/train_convnet.py [--impl book|reference|fastdl]
-    ... python bench/book_scripts.py BOOK_DIR/ch07/train_convnet.py --compare
+    export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 FASTDL_MNIST_DIR=DIR PYTHONPATH=FASTDL
+    python FASTDL/bench/book_scripts.py BOOK_DIR/ch07/train_convnet.py [--impl book|reference|fastdl]
+    python FASTDL/bench/book_scripts.py BOOK_DIR/ch07/train_convnet.py --compare
 
 ``BOOK_DIR`` is a checkout of oreilly-japan/deep-learning-from-scratch. The
 script runs unchanged (``runpy``, as ``__main__``); only the modules it
