@@ -23,13 +23,9 @@ machine) does not bias.
 import numpy as np
 import pytest
 
+from bench.conftest import interleaved, torch
 from fastdl import layers, nets, optim, reference
 from fastdl.reference import nets as reference_nets
-
-try:
-    import torch
-except ImportError:
-    torch = None
 
 SHAPES = [(100, 100), (256, 1024), (1024, 4096)]
 # (N, D) arrays the exact BN kernels stream per forward+backward, reads and
@@ -42,17 +38,6 @@ SHAPES = [(100, 100), (256, 1024), (1024, 4096)]
 BN_STREAMS = 14
 # (rounds, iterations) per shape: enough rounds for a median.
 ROUNDS = {(100, 100): (200, 10), (256, 1024): (30, 1), (1024, 4096): (7, 1)}
-
-
-@pytest.fixture(autouse=True)
-def _torch_one_thread():
-    if torch is None:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(benchmark, step, shape):
@@ -132,35 +117,6 @@ def test_train_step(benchmark, impl, optimizer):
     def step():
         opt.update(net.params, net.gradient(x, t))
     benchmark.pedantic(step, rounds=100, iterations=1, warmup_rounds=2)
-
-
-def interleaved(name, reference_step, fastdl_step, inner, rounds):
-    """Alternate the two steps and print the median of the per-round ratios.
-
-    On a machine shared with other work the load drifts during a
-    pytest-benchmark run, which times one implementation after the other;
-    pairing each reference round with the fastdl round next to it cancels
-    most of that drift.
-    """
-    import statistics
-    import time
-
-    reference_step()
-    fastdl_step()
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            reference_step()
-        t1 = time.perf_counter()
-        for _ in range(inner):
-            fastdl_step()
-        t2 = time.perf_counter()
-        times.append(((t1 - t0) / inner, (t2 - t1) / inner))
-    ratio = statistics.median(r / f for r, f in times)
-    print(f"{name}: reference {statistics.median(r for r, _ in times) * 1e3:.3f} ms, "
-          f"fastdl {statistics.median(f for _, f in times) * 1e3:.3f} ms, "
-          f"median paired speed-up {ratio:.2f}x")
 
 
 def _train_step(module, optimizers, name):

@@ -9,6 +9,7 @@ a kernel that reads and writes ``B`` bytes cannot take less than
 of the run. On a shared machine one probe can land in a busy moment, so the
 probe runs again at the end and the table uses the higher of the two.
 """
+import statistics
 import time
 
 import numpy as np
@@ -16,6 +17,11 @@ import pytest
 
 import fastdl
 from fastdl import _backend
+
+try:
+    import torch
+except ImportError:
+    torch = None
 
 _rows = []  # (benchmark name, median seconds, bytes read and written)
 _probes = []  # bandwidths measured, bytes per second
@@ -50,11 +56,23 @@ def bandwidth():
 
 @pytest.fixture
 def one_thread():
-    """Run fastdl (and torch, when present) on one thread; restore afterwards."""
+    """Run fastdl on one thread; restore afterwards."""
     n = fastdl.get_num_threads()
     fastdl.set_num_threads(1)
     yield
     fastdl.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _torch_one_thread():
+    """torch, when installed, computes on one thread in every benchmark, like the others."""
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -85,6 +103,40 @@ def pytest_sessionstart(session):
                     f"({', '.join(sorted(_backend.missing))}): build them in place, or run the "
                     "installed package with `pytest bench/...` (`python -m pytest` puts the "
                     "current folder first on sys.path)", returncode=1)
+
+
+def interleaved(name, reference_step, fastdl_step, inner, rounds):
+    """Alternate the two steps; print and return the medians and the median paired ratio.
+
+    On a machine shared with other work the load drifts during a
+    pytest-benchmark run, which times one implementation after the other;
+    pairing each reference round with the fastdl round next to it cancels
+    most of that drift. For the ``__main__`` mode of the benchmark files.
+
+    Returns
+    -------
+    tuple of float
+        Median seconds of the reference and of fastdl, and the median of
+        the per-round ratios reference / fastdl.
+    """
+    reference_step()
+    fastdl_step()
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            reference_step()
+        t1 = time.perf_counter()
+        for _ in range(inner):
+            fastdl_step()
+        t2 = time.perf_counter()
+        times.append(((t1 - t0) / inner, (t2 - t1) / inner))
+    reference_median = statistics.median(r for r, _ in times)
+    fastdl_median = statistics.median(f for _, f in times)
+    ratio = statistics.median(r / f for r, f in times)
+    print(f"{name}: reference {reference_median * 1e3:.3f} ms, fastdl {fastdl_median * 1e3:.3f} ms, "
+          f"median paired speed-up {ratio:.2f}x", flush=True)
+    return reference_median, fastdl_median, ratio
 
 
 def pytest_terminal_summary(terminalreporter):

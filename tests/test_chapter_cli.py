@@ -24,6 +24,8 @@ TINY = {
     "weight-decay": {"train_size": 100, "hidden_size_list": [20] * 2, "epochs": 3},
     "dropout": {"train_size": 100, "hidden_size_list": [20] * 2, "epochs": 3},
     "search": {"train_size": 100, "hidden_size_list": [20] * 2, "trials": 4, "epochs": 2, "plotted": 4},
+    "convnet": {"train_size": 200, "test_size": 100, "epochs": 2, "evaluate_sample_num_per_epoch": 100,
+                "hidden_size": 10, "conv_param": {"filter_num": 4, "filter_size": 5, "pad": 0, "stride": 1}},
 }
 
 

@@ -10,8 +10,8 @@ class Backend:
     ----------
     name : str
         ``"fastdl"`` or ``"reference"``.
-    MultiLayerNet, MultiLayerNetExtend, Trainer : type
-        The chapter's networks and training loop.
+    MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, Trainer : type
+        The chapters' networks and training loop.
     optimizers : dict
         Optimizer classes by the book's names (``"SGD"``, ``"Momentum"``, ...).
     """
@@ -19,6 +19,7 @@ class Backend:
     name: str
     MultiLayerNet: type
     MultiLayerNetExtend: type
+    SimpleConvNet: type
     Trainer: type
     optimizers: dict
 
@@ -27,12 +28,12 @@ def get_backend(name):
     """The :class:`Backend` called ``name`` (``"fastdl"`` or ``"reference"``)."""
     if name == "fastdl":
         from fastdl import nets, optim, trainer
-        return Backend("fastdl", nets.MultiLayerNet, nets.MultiLayerNetExtend, trainer.Trainer,
-                       _optimizers(optim))
+        return Backend("fastdl", nets.MultiLayerNet, nets.MultiLayerNetExtend, nets.SimpleConvNet,
+                       trainer.Trainer, _optimizers(optim))
     if name == "reference":
         from fastdl import reference
         return Backend("reference", reference.MultiLayerNet, reference.MultiLayerNetExtend,
-                       reference.Trainer, _optimizers(reference))
+                       reference.SimpleConvNet, reference.Trainer, _optimizers(reference))
     raise ValueError(f"unknown backend {name!r}; choose fastdl or reference")
 
 

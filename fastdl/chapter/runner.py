@@ -7,12 +7,13 @@ import numpy as np
 
 import fastdl
 from fastdl.chapter import (
-    batchnorm, dropout, gradcheck, init_histograms, init_weights, optimizers, paths, search, weight_decay,
+    batchnorm, convnet, dropout, gradcheck, init_histograms, init_weights, optimizers, paths, search, weight_decay,
 )
 from fastdl.chapter.backends import get_backend
 
 EXPERIMENTS = {module.NAME: module for module in (
-    paths, optimizers, init_histograms, init_weights, batchnorm, gradcheck, weight_decay, dropout, search)}
+    paths, optimizers, init_histograms, init_weights, batchnorm, gradcheck, weight_decay, dropout, search,
+    convnet)}
 
 
 def run_experiment(name, backend_name, scale, data, out_dir, seed=0, **options):
