@@ -24,14 +24,17 @@ def set_num_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        At least 1. The default is OpenMP's: ``OMP_NUM_THREADS`` or the
-        number of cores. ``threadpoolctl`` sees and limits the same
-        setting. Results do not depend on the number of threads.
+        From 1 to 1024 (else ValueError; TypeError for a non-integer). The
+        default is OpenMP's: ``OMP_NUM_THREADS`` or the number of cores.
+        ``threadpoolctl`` sees and limits the same setting. Results do not
+        depend on the number of threads. In a process forked from one that
+        used the kernels, they run on one thread (OpenMP's thread pool does
+        not survive ``fork``).
     """
     if _threads is not None:
         _threads.set_num_threads(n)
-    elif n < 1:
-        raise ValueError(f"the number of threads must be at least 1, not {n}")
+    elif isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
+        raise ValueError(f"the number of threads must be an integer from 1 to 1024, not {n!r}")
 
 
 def get_num_threads() -> int:

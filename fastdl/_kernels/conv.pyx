@@ -51,7 +51,6 @@ cimport numpy as cnp
 from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num
 from fastdl._kernels.threads cimport thread_threshold
 
-import os
 
 import numpy as np
 
@@ -66,22 +65,8 @@ ctypedef fused source_t:
 DEF TILE = 16
 
 
-# GNU OpenMP's thread pool does not survive fork(): a child process that
-# enters a parallel region the parent had used waits forever. Children run
-# every kernel on their own thread.
-cdef bint in_forked_child = False
-
-
-def _after_fork_in_child():
-    global in_forked_child
-    in_forked_child = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
-    if in_forked_child or elements < thread_threshold() or images < 2:
+    if elements < thread_threshold() or images < 2:
         return 1
     return <int>min(<Py_ssize_t>omp_get_max_threads(), images)
 
