@@ -206,6 +206,8 @@ def test_unreachable_dask_scheduler_is_one_line_and_exit_1(address, silent_port,
     assert cluster.CONNECT_TIMEOUT <= 10
 
 
+# The command prints warnings as one line; pytest's "error" filter would raise them instead.
+@pytest.mark.filterwarnings("default::fastdl.datasets.mnist.DataSourceWarning")
 def test_a_failed_source_is_a_one_line_warning(tmp_path, monkeypatch, capsys):
     """Cached files that fail their checksum are replaced by a download, said in one line."""
     monkeypatch.delenv(mnist.ENV_DIR, raising=False)
