@@ -84,6 +84,13 @@ def _global_stream() -> tuple[np.random.BitGenerator, bool]:
     return bit_generator, _mt19937_layout_checked
 
 
+def _exact_as_double(ratio: Any) -> bool:
+    """Whether ``draws > ratio`` compares with ``float(ratio)`` in NumPy (not a ``longdouble``, say)."""
+    if type(ratio) is int:
+        return -2**53 <= ratio <= 2**53
+    return isinstance(ratio, (float, np.float64, np.float32, np.float16, np.integer))
+
+
 def _check_mt19937_position() -> None:
     """ValueError if the global MT19937's position is outside 0..624.
 
@@ -173,7 +180,7 @@ class Dropout(reference.Dropout):
                 # copy changes nothing (NumPy's own output is native too).
                 x = np.require(x, native, "CA")
         if self.rng is None:
-            if not kernel:
+            if not kernel or not _exact_as_double(ratio):
                 return super().forward(x, train_flg)
             result = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
             if result is None:
