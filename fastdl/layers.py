@@ -180,7 +180,7 @@ class Dropout(reference.Dropout):
                 # copy changes nothing (NumPy's own output is native too).
                 x = np.require(x, native, "CA")
         if self.rng is None:
-            if not kernel or not _exact_as_double(ratio):
+            if not kernel or (type(ratio) is not float and not _exact_as_double(ratio)):
                 return super().forward(x, train_flg)
             result = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
             if result is None:
