@@ -8,6 +8,7 @@ compiler supports it; ``FASTDL_NO_OPENMP=1`` builds without it and
 import glob
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tempfile
@@ -42,14 +43,22 @@ X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 
 
 def compiler_builds(compiler, source, compile_args, link_args=()):
-    """Whether ``compiler`` compiles and links the C program ``source`` with these flags."""
+    """Whether ``compiler`` compiles and links the C program ``source`` with these flags.
+
+    The link also takes the user's ``LDFLAGS`` and ``CFLAGS``, as the
+    extensions' link does (distutils leaves them out of an executable's):
+    ``CFLAGS=-fsanitize=address`` compiles the probe with AddressSanitizer,
+    and without ``-fsanitize=address`` at link time the probe would fail
+    for want of the runtime, not of what it checks.
+    """
+    user_flags = [flag for name in ("LDFLAGS", "CFLAGS") for flag in shlex.split(os.environ.get(name, ""))]
     tmp = tempfile.mkdtemp()
     try:
         src = os.path.join(tmp, "check.c")
         with open(src, "w") as f:
             f.write(source)
         objects = compiler.compile([src], output_dir=tmp, extra_postargs=list(compile_args))
-        compiler.link_executable(objects, "check", output_dir=tmp, extra_postargs=list(link_args))
+        compiler.link_executable(objects, "check", output_dir=tmp, extra_postargs=list(link_args) + user_flags)
         return True
     except Exception:
         return False

@@ -84,6 +84,26 @@ def _global_stream() -> tuple[np.random.BitGenerator, bool]:
     return bit_generator, _mt19937_layout_checked
 
 
+def _exact_as_double(ratio: Any) -> bool:
+    """Whether ``draws > ratio`` compares with ``float(ratio)`` in NumPy (not a ``longdouble``, say)."""
+    if type(ratio) is int:
+        return -2**53 <= ratio <= 2**53
+    return isinstance(ratio, (float, np.float64, np.float32, np.float16, np.integer))
+
+
+def _check_mt19937_position() -> None:
+    """ValueError if the global MT19937's position is outside 0..624.
+
+    ``np.random.set_state`` accepts any position, but NumPy's own draws
+    then read outside the 624 state words (and crash for large ones): no
+    result to reproduce, so fastdl refuses, drawing nothing.
+    """
+    pos = np.random.get_state()[2]
+    if not 0 <= pos <= 624:
+        raise ValueError(f"the global MT19937 state has position {pos}, outside 0..624 "
+                         "(np.random.set_state accepts it, but drawing from it reads outside the state)")
+
+
 class Relu(reference.Relu):
     """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``).
 
@@ -160,9 +180,13 @@ class Dropout(reference.Dropout):
                 # copy changes nothing (NumPy's own output is native too).
                 x = np.require(x, native, "CA")
         if self.rng is None:
-            if not kernel:
+            if not kernel or (type(ratio) is not float and not _exact_as_double(ratio)):
                 return super().forward(x, train_flg)
-            out, self.mask = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
+            result = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
+            if result is None:
+                _check_mt19937_position()
+                return super().forward(x, train_flg)
+            out, self.mask = result
             return out
         if _dropout is None:
             raise RuntimeError("Dropout with rng= needs fastdl's compiled kernels, which did not import: "

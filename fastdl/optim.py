@@ -30,7 +30,8 @@ too; ``_KernelOptimizer._step`` is their NumPy definition.
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, MutableMapping
+import numbers
+from collections.abc import Hashable, Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ class _KernelOptimizer:
     _saved: tuple[str, ...] = ()        # other attributes state_dict saves
     _state: tuple[str, ...] = ()        # per-key state dicts, in the kernel's order
     _options: tuple[str, ...] = ("weight_decay", "decoupled", "maximize")
+    _optional_state: tuple[str, ...] = ()  # states that may stay None once the others exist
 
     def update(self, params: Params, grads: Params) -> None:
         """Update every array of ``params`` in place from ``grads`` (same keys)."""
@@ -153,20 +155,117 @@ class _KernelOptimizer:
             i += 1
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyper-parameters, options and state as plain numbers and NumPy arrays (copies)."""
-        out = {name: getattr(self, name) for name in self._hyper + self._saved + self._options}
+        """Hyper-parameters, options and state as plain numbers and NumPy arrays (copies).
+
+        The format, version 1: a dict with ``"version": 1``, one entry per
+        hyper-parameter (``lr``, ``momentum``, ``decay_rate``, ``beta1``,
+        ``beta2``: the class's own), per option (``weight_decay``,
+        ``decoupled``, ``maximize``, Adam's ``amsgrad``), Adam's ``iter``,
+        and per state (``v``, ``h``, Adam's ``m``, ``v``, ``v_max``): ``None``
+        before the first update, else a dict from each parameter's key to a
+        NumPy array.
+        """
+        out: dict[str, Any] = {"version": STATE_DICT_VERSION}
+        out.update({name: getattr(self, name) for name in self._hyper + self._saved + self._options})
         for name in self._state:
             state = getattr(self, name)
             out[name] = None if state is None else {
                 key: np.array(value, copy=True) for key, value in state.items()}
         return out
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what ``state_dict()`` returned; training continues bit-identically."""
-        for name, value in state_dict.items():
-            if isinstance(value, dict):
-                value = {key: np.array(array, copy=True) for key, array in value.items()}
-            setattr(self, name, value)
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned; training continues bit-identically.
+
+        Raises
+        ------
+        TypeError
+            ``state_dict`` is not a mapping, or a value has the wrong type.
+        KeyError
+            A key this class does not own, a missing key, or state dicts
+            whose parameter keys differ from each other or from the state
+            already held.
+        ValueError
+            An unknown version, or state arrays whose shape or dtype differ
+            from each other or from the state already held.
+
+        The optimizer is unchanged when it raises.
+        """
+        cls = type(self).__name__
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{cls}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        owned = {"version", *self._hyper, *self._saved, *self._options, *self._state}
+        unknown = [name for name in state_dict if name not in owned]
+        if unknown:
+            raise KeyError(f"{cls}.load_state_dict: keys {cls} does not own: {unknown!r}")
+        missing = sorted(owned.difference(state_dict))
+        if missing:
+            raise KeyError(f"{cls}.load_state_dict: missing keys: {missing!r}")
+        if state_dict["version"] != STATE_DICT_VERSION or type(state_dict["version"]) is not int:
+            raise ValueError(f"{cls}.load_state_dict: unknown state_dict version "
+                             f"{state_dict['version']!r} (expected {STATE_DICT_VERSION})")
+        for name in self._hyper + self._saved + self._options:
+            _check_scalar(cls, name, state_dict[name])
+        states = {name: _copy_state(cls, name, state_dict[name]) for name in self._state}
+        required = [name for name in self._state if name not in self._optional_state]
+        if len({states[name] is None for name in required}) > 1:
+            raise ValueError(f"{cls}.load_state_dict: {required!r} must all be None or all be dicts")
+        held = [(f"held {name}", getattr(self, name)) for name in self._state]
+        _check_same_layout(cls, [(name, state) for name, state in states.items()] + held)
+        for name in self._hyper + self._saved + self._options:
+            setattr(self, name, state_dict[name])
+        for name, state in states.items():
+            setattr(self, name, state)
+
+
+STATE_DICT_VERSION = 1
+_FLAGS = ("decoupled", "maximize", "amsgrad")
+
+
+def _check_scalar(cls: str, name: str, value: Any) -> None:
+    """TypeError unless ``value`` suits the hyper-parameter, option or counter ``name``."""
+    if name in _FLAGS:
+        ok = isinstance(value, (bool, np.bool_))
+        want = "a bool"
+    elif name == "iter":
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+        want = "an int"
+    else:
+        ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+        want = "a real number"
+    if not ok:
+        raise TypeError(f"{cls}.load_state_dict: {name!r} must be {want}, got {type(value).__name__}")
+
+
+def _copy_state(cls: str, name: str, state: Any) -> dict[Hashable, np.ndarray] | None:
+    """A copy of one per-key state (``None`` or a dict of numeric arrays); TypeError otherwise."""
+    if state is None:
+        return None
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{cls}.load_state_dict: {name!r} must be None or a dict, "
+                        f"got {type(state).__name__}")
+    copy = {}
+    for key, array in state.items():
+        if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
+            raise TypeError(f"{cls}.load_state_dict: {name}[{key!r}] must be a numeric NumPy array, "
+                            f"got {type(array).__name__}")
+        copy[key] = np.array(array, copy=True)
+    return copy
+
+
+def _check_same_layout(cls: str, states: list[tuple[str, Any]]) -> None:
+    """KeyError/ValueError unless every non-None state has the same keys, shapes and dtypes."""
+    known = [(name, state) for name, state in states if state is not None]
+    if not known:
+        return
+    first_name, first = known[0]
+    for name, state in known[1:]:
+        if set(state) != set(first):
+            raise KeyError(f"{cls}.load_state_dict: {name} has keys {sorted(map(repr, state))}, "
+                           f"{first_name} has {sorted(map(repr, first))}")
+        for key, array in state.items():
+            if array.shape != first[key].shape or array.dtype != first[key].dtype:
+                raise ValueError(f"{cls}.load_state_dict: {name}[{key!r}] is {array.dtype}{array.shape}, "
+                                 f"{first_name}[{key!r}] is {first[key].dtype}{first[key].shape}")
 
 
 class SGD(_KernelOptimizer, reference.SGD):
@@ -290,6 +389,7 @@ class Adam(_KernelOptimizer, reference.Adam):
     _hyper = ("lr", "beta1", "beta2")
     _saved = ("iter",)
     _state = ("m", "v", "v_max")
+    _optional_state = ("v_max",)
     _options = _KernelOptimizer._options + ("amsgrad",)
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, *,

@@ -41,10 +41,11 @@ def relu_forward(object x):
     """Return ``(out, mask)`` with ``mask = x <= 0`` and ``out`` zero there, ``x`` elsewhere.
 
     ``None`` where the kernel does not apply (x not an aligned, native,
-    C-contiguous float32/float64 ndarray).
+    C-contiguous float32/float64 ndarray of at least one dimension: the
+    reference's mask of a 0-d x is a NumPy bool scalar).
     """
     cdef int t = float_type(x)
-    if t < 0:
+    if t < 0 or cnp.PyArray_NDIM(x) == 0:
         return None
     cdef cnp.ndarray out = empty_like(x, t)
     cdef cnp.ndarray mask = empty_like(x, cnp.NPY_BOOL)

@@ -186,7 +186,8 @@ def forward_stream_kernel(object x, double ratio, object bit_generator, bint inl
     ``inline_mt19937`` runs the Mersenne Twister here on the state of an
     ``MT19937`` bit generator (only once ``mt19937_layout_matches()``).
     ``None`` (nothing drawn) where the kernel does not apply: x not an
-    aligned, native, C-contiguous float32/float64 ndarray.
+    aligned, native, C-contiguous float32/float64 ndarray, or, inline, a
+    position outside 0..624 (``np.random.set_state`` accepts any int).
     """
     cdef int t = float_type(x)
     if t < 0:
@@ -196,6 +197,8 @@ def forward_stream_kernel(object x, double ratio, object bit_generator, bint inl
     cdef cnp.ndarray out = empty_like(x, t)
     cdef cnp.ndarray mask = empty_like(x, cnp.NPY_BOOL)
     with bit_generator.lock:
+        if inline_mt19937 and not 0 <= (<mt19937_state*>bitgen_of(bit_generator).state).pos <= MT_N:
+            return None
         if t == cnp.NPY_FLOAT64:
             stream_arrays(<double*>cnp.PyArray_DATA(x), out, mask, ratio, bitgen_of(bit_generator),
                           inline_mt19937)

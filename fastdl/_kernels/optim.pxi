@@ -314,7 +314,8 @@ cdef bint prepare(Rule rule, Task* t, object key, object params, object grads, t
                 release(t)
                 return False
     t.kind = t.views[0].format[0]
-    if t.kind == b'f' and not float32:
+    # 0-d Momentum: the reference binds a NumPy scalar, not an array, to v[key].
+    if (t.kind == b'f' and not float32) or (rule == MOMENTUM and t.views[0].ndim == 0):
         release(t)
         return False
     if rule == MOMENTUM:
