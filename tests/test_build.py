@@ -74,6 +74,8 @@ def test_compiler_probes_link_with_the_users_flags(tmp_path):
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if not SETUP_PY.exists() or sys.platform == "win32" or shutil.which(cc) is None:
         pytest.skip("needs the source tree's setup.py and a C compiler")
+    pytest.importorskip("Cython.Build", reason="setup.py needs Cython (the test extra brings it)")
+    pytest.importorskip("setuptools", reason="setup.py needs setuptools (the test extra brings it)")
     check = tmp_path / "check.c"
     check.write_text("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
     if subprocess.run([cc, "-fopenmp", "-fsanitize=address", str(check), "-o", str(tmp_path / "check")],

@@ -9,11 +9,12 @@
 # parallel region its parent had used waits forever for threads that no
 # longer exist. So in a forked child no array reaches the threshold, and
 # every kernel runs on the calling thread (same results, by design).
-import operator
-import os
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
 from fastdl._kernels.common cimport FASTDL_HAS_OPENMP, omp_get_max_threads, omp_set_num_threads
+
+import operator
+import os
 
 OPENMP = bool(FASTDL_HAS_OPENMP)
 
