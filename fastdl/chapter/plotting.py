@@ -4,6 +4,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from fastdl.reference import util
+
 MARKERS = ("o", "x", "s", "D", "^", "v")
 # Sharp on a modern screen: a 6.4 x 4.8 in figure is 960 x 720 pixels.
 DPI = 150
@@ -22,16 +24,10 @@ def save_figure(figure, out_dir, name):
     return name
 
 
-def smooth_curve(values, window_len=11):
-    """Smooth a loss curve as the book's figures do (normalised Kaiser window, beta 2)."""
+def smooth_curve(values):
+    """The book's ``smooth_curve`` of a loss curve; curves shorter than its window are left as they are."""
     values = np.asarray(values, dtype=float)
-    if len(values) < window_len:
-        return values
-    padded = np.r_[values[window_len - 1:0:-1], values, values[-1:-window_len:-1]]
-    window = np.kaiser(window_len, 2)
-    smoothed = np.convolve(window / window.sum(), padded, mode="valid")
-    half = window_len // 2
-    return smoothed[half:len(smoothed) - half]
+    return values if len(values) < 11 else util.smooth_curve(values)
 
 
 def plot_train_test(ax, train_acc, test_acc, title):
