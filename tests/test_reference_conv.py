@@ -103,7 +103,7 @@ def test_pooling_takes_the_first_maximum_and_routes_the_gradient():
                     [3.0, 0.0, 0.0, 1.0],
                     [-1.0, -2.0, np.nan, 5.0],
                     [-3.0, -1.0, 9.0, np.inf]]]], dtype=np.float32)
-    layer = Pooling(2, 2)  # stride 2 by default (SPEC section 6)
+    layer = Pooling(2, 2, stride=2)
     out = layer.forward(x)
     assert out.dtype == np.float64 and out.shape == (1, 1, 2, 2)
     assert out[0, 0, 0].tolist() == [3.0, 2.0] and out[0, 0, 1, 0] == -1.0 and np.isnan(out[0, 0, 1, 1])
@@ -126,6 +126,16 @@ def test_overlapping_pooling_windows_add_up_in_backward():
     layer = Pooling(1, 2, stride=1)
     assert layer.forward(x).tolist() == [[[[5.0, 5.0]]]]
     assert layer.backward(np.array([[[[1.0, 2.0]]]])).tolist() == [[[[0.0, 3.0, 0.0]]]]
+
+
+def test_pooling_stride_defaults_to_the_books_one():
+    # common/layers.py: Pooling(pool_h, pool_w, stride=1, pad=0); a book
+    # script's Pooling(2, 2) gives overlapping windows.
+    from fastdl import layers
+    for cls in (Pooling, layers.Pooling):
+        layer = cls(2, 2)
+        assert (layer.stride, layer.pad) == (1, 0)
+        assert layer.forward(np.arange(9.0).reshape(1, 1, 3, 3)).tolist() == [[[[4.0, 5.0], [7.0, 8.0]]]]
 
 
 def test_smooth_curve_keeps_length_and_constants():

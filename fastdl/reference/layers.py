@@ -253,7 +253,7 @@ class Pooling:
     ``col2im`` (overlapping windows add up).
     """
 
-    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
         self.pool_h = pool_h
         self.pool_w = pool_w
         self.stride = stride
