@@ -143,6 +143,21 @@ def test_pooling_matches_the_reference(data):
         assert same(fast.backward(dout), ref.backward(dout))
 
 
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (2, 1), (3, 3)])
+@pytest.mark.parametrize("dtype", SOURCE_DTYPES)
+def test_pooling_matches_the_reference_on_wide_images(size, stride, dtype):
+    # Rows of many windows: the kernel's vectorised scan and its remainder.
+    rng = np.random.default_rng(size * 10 + stride)
+    x = rng.standard_normal((3, 4, 27, 31))
+    x.flat[rng.integers(0, x.size, 40)] = rng.choice(SPECIAL_VALUES, 40)
+    x = x.astype(dtype)
+    fast, ref = layers.Pooling(size, size, stride), reference.Pooling(size, size, stride)
+    with quiet():
+        assert same(fast.forward(x), ref.forward(x)) and same(fast.arg_max, ref.arg_max)
+        dout = rng.standard_normal(ref.forward(x).shape)
+        assert same(fast.backward(dout), ref.backward(dout))
+
+
 @needs_kernels
 def test_pooling_ties_between_zero_signs_take_the_reference_path():
     x = np.array([[[[0.0, -0.0], [-1.0, -0.0]]]])
@@ -311,7 +326,7 @@ def test_the_books_gradient_check_gives_the_references_numbers():
 @needs_kernels
 def test_every_result_is_a_new_array():
     x = np.random.default_rng(0).random((16, 4, 64, 64))
-    conv, pool = layers.Convolution(np.ones((4, 4, 3, 3)), np.zeros(4), 1, 1), layers.Pooling(2, 2)
+    conv, pool = layers.Convolution(np.ones((4, 4, 3, 3)), np.zeros(4), 1, 1), layers.Pooling(2, 2, 2)
     first = [conv.forward(x), conv.col, conv.backward(np.ones((16, 4, 64, 64))),
              pool.forward(x), pool.arg_max, pool.backward(np.ones((16, 4, 32, 32)))]
     kept = [a.copy() for a in first]

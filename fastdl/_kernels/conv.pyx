@@ -360,23 +360,63 @@ cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* ar
     return best == 0.0 and zero_tie(values, g.FH * g.FW)
 
 
+cdef void window_maxima(const double* values,   # IN  (K, n): entry k of n windows
+                        Py_ssize_t K, Py_ssize_t n,
+                        double* best,             # OUT (n,) each window's maximum
+                        double* best_k) noexcept nogil:  # OUT (n,) its first position
+    # np.argmax's step for every window at once: take v if not (v <= best),
+    # unless best is already a NaN (the first NaN wins). Written so that gcc
+    # vectorises the loop over windows with SSE2: loads before the selects,
+    # a pointer per k (with -fwrapv, k * n + i is not an affine index), and
+    # the position as a double (a double select, where an int64 one is not
+    # vectorised).
+    cdef Py_ssize_t i, k
+    cdef double v, b, position, best_position
+    cdef bint take
+    cdef const double* entries
+    for i in range(n):
+        best[i] = values[i]
+        best_k[i] = 0.0
+    for k in range(1, K):
+        entries = values + k * n
+        position = <double>k
+        for i in range(n):
+            v = entries[i]
+            b = best[i]
+            best_position = best_k[i]
+            take = (not (v <= b)) & (b == b)
+            best[i] = v if take else b
+            best_k[i] = position if take else best_position
+
+
+cdef inline Py_ssize_t pool_scratch(const Geometry* g) noexcept nogil:
+    """Doubles of scratch one thread's pool_forward_image needs."""
+    return g.FH * g.FW * (g.OW + 1) + 2 * g.OW
+
+
 cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
                                    double* out,              # OUT (C, OH, OW)
                                    cnp.npy_intp* arg_max,    # OUT (OH*OW, C) its rows of arg_max
-                                   double* scratch,          # (FH*FW + 2*OW,)
+                                   double* scratch,          # (pool_scratch(g),)
                                    const Geometry* g) noexcept nogil:
     # Returns how many windows have a zero maximum tied with a zero of the
     # other sign (np.max's sign there is not the kernel's to choose).
-    # Windows inside the image along a row of outputs are scanned together,
-    # offset by offset (each window's steps still in the reference's order),
-    # so that the loop over windows has no branch and vectorises.
+    # The windows inside the image along a row of outputs are gathered
+    # offset-major and scanned together (each window's steps still in the
+    # reference's order).
     cdef Py_ssize_t c, oy, ox, k, i, n, iy0, lo, hi
+    cdef Py_ssize_t K = g.FH * g.FW
     cdef Py_ssize_t ties = 0
     cdef double* values = scratch
-    cdef double* best = scratch + g.FH * g.FW
-    cdef Py_ssize_t* best_k = <Py_ssize_t*>(best + g.OW)
+    cdef double* row_values = scratch + K
+    cdef double* best = row_values + K * g.OW
+    cdef double* best_k = best + g.OW
     cdef const source_t* plane
     cdef const source_t* src
+    cdef double* out_row
+    cdef cnp.npy_intp* arg_max_row
+    cdef Py_ssize_t channels = g.C  # a local: the stores below could alias *g
+    cdef Py_ssize_t zero_maxima = 0
     lo = (g.pad + g.stride - 1) // g.stride           # the first window clear of the left padding
     hi = min(g.OW, (g.W + g.pad - g.FW) // g.stride + 1)
     for c in range(g.C):
@@ -390,24 +430,27 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
             if n == 0:
                 continue
             src = plane + iy0 * g.W + lo * g.stride - g.pad
-            for i in range(n):
-                best[i] = to_double(src[i * g.stride])
-                best_k[i] = 0
-            for k in range(1, g.FH * g.FW):
+            for k in range(K):
                 for i in range(n):
-                    argmax_step(to_double(src[g.offsets[k] + i * g.stride]), k, &best[i], &best_k[i])
+                    row_values[k * n + i] = to_double(src[g.offsets[k] + i * g.stride])
+            window_maxima(row_values, K, n, best, best_k)
+            out_row = out + (c * g.OH + oy) * g.OW + lo
+            arg_max_row = arg_max + (oy * g.OW + lo) * g.C + c
             for i in range(n):
-                ox = lo + i
-                out[(c * g.OH + oy) * g.OW + ox] = best[i]      # np.max(col, axis=1)
-                arg_max[(oy * g.OW + ox) * g.C + c] = best_k[i]  # np.argmax(col, axis=1)
-                if best[i] == 0.0:
-                    read_window(plane, values, g, iy0, ox * g.stride - g.pad)
-                    ties += zero_tie(values, g.FH * g.FW)
+                out_row[i] = best[i]                                     # np.max(col, axis=1)
+                arg_max_row[i * channels] = <cnp.npy_intp>best_k[i]      # np.argmax(col, axis=1)
+                zero_maxima += best[i] == 0.0
+            if zero_maxima:
+                zero_maxima = 0
+                for i in range(n):
+                    if best[i] == 0.0:
+                        read_window(plane, values, g, iy0, (lo + i) * g.stride - g.pad)
+                        ties += zero_tie(values, K)
     return ties
 
 
 cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp* arg_max,
-                                   double* values,        # scratch (threads, FH*FW + 2*OW)
+                                   double* values,        # scratch (threads, pool_scratch(g))
                                    Py_ssize_t N, const Geometry* g) noexcept nogil:
     cdef Py_ssize_t n
     cdef Py_ssize_t image = g.C * g.H * g.W
@@ -420,7 +463,7 @@ cdef Py_ssize_t pool_forward_batch(const source_t* x, double* out, cnp.npy_intp*
         return ties
     for n in prange(N, num_threads=n_threads, schedule="static"):
         ties += pool_forward_image(x + n * image, out + n * windows, arg_max + n * windows,
-                                   values + omp_get_thread_num() * (g.FH * g.FW + 2 * g.OW), g)
+                                   values + omp_get_thread_num() * pool_scratch(g), g)
     return ties
 
 
@@ -450,13 +493,18 @@ cdef void pool_backward_tiled_image(const double* dout,            # IN  (C, OH,
                                     const Geometry* g) noexcept nogil:
     # Each pixel has at most one window: 0.0 + dout at its maximum, else 0.0.
     cdef Py_ssize_t c, oy, ox
+    cdef Py_ssize_t C = g.C, OW = g.OW, FW = g.FW  # locals: the stores below could alias *g
+    cdef const Py_ssize_t* offsets = g.offsets
     cdef double* window
+    cdef const cnp.npy_intp* positions
     memset(dx, 0, g.C * g.H * g.W * sizeof(double))
     for c in range(g.C):
         for oy in range(g.OH):
-            for ox in range(g.OW):
-                window = dx + (c * g.H + oy * g.FH) * g.W + ox * g.FW
-                window[g.offsets[arg_max[(oy * g.OW + ox) * g.C + c]]] = 0.0 + dout[(c * g.OH + oy) * g.OW + ox]
+            window = dx + (c * g.H + oy * g.FH) * g.W
+            positions = arg_max + oy * OW * C + c
+            for ox in range(OW):
+                window[ox * FW + offsets[positions[ox * C]]] = 0.0 + dout[ox]
+            dout += OW
 
 
 cdef void pool_backward_one(const double* dout, const cnp.npy_intp* arg_max, double* out, double* scratch,
@@ -691,7 +739,7 @@ def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t
     cdef double* o = <double*>cnp.PyArray_DATA(out)
     cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
     cdef cnp.ndarray _offsets = window_offsets(&g, 1, False)
-    shape[0] = omp_get_max_threads() * (g.FH * g.FW + 2 * g.OW)
+    shape[0] = omp_get_max_threads() * pool_scratch(&g)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
     cdef double* values = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
@@ -725,14 +773,13 @@ def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
             or not cnp.PyArray_ISALIGNED(arg_max) or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(arg_max)):
         raise ValueError("conv kernel: arg_max must be a C-contiguous intp array, one entry per window")
     cdef const cnp.npy_intp* a = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
-    cdef Py_ssize_t i, size = cnp.PyArray_SIZE(arg_max), window = pool_h * pool_w
-    cdef bint inside = True
+    cdef Py_ssize_t i, size = cnp.PyArray_SIZE(arg_max)
+    cdef size_t window = pool_h * pool_w
+    cdef size_t outside = 0
     with nogil:
         for i in range(size):
-            if a[i] < 0 or a[i] >= window:
-                inside = False
-                break
-    if not inside:
+            outside |= <size_t>a[i] >= window  # a negative entry wraps to a large one; no branch: vectorised
+    if outside:
         return None
     cdef cnp.ndarray dx, scratch
     cdef bint padded_out = reference_layout_matters(N, C, H, W)
