@@ -14,8 +14,6 @@ of the step, softmax runs once per step, and the network has no Sigmoid.
 """
 from __future__ import annotations
 
-import math
-import threading
 from typing import Any
 
 import numpy as np
@@ -32,25 +30,6 @@ _conv = _backend.load("conv")
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _REAL_KINDS = "biuf"
-
-
-_scratch = threading.local()
-
-
-def _scratch_array(name: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A float64 C-ordered array of ``shape`` for a result that never leaves the calling method.
-
-    Convolution's matrix products feed a transpose or a fold and are then
-    dropped: one buffer per ``name`` and thread (so no other thread, and no
-    caller, can ever hold it), grown to the largest size asked, spares the
-    page faults of a fresh array of up to ~90 MB per call.
-    """
-    size = math.prod(shape)
-    buffer = getattr(_scratch, name, None)
-    if buffer is None or buffer.size < size:
-        buffer = np.empty(size)
-        setattr(_scratch, name, buffer)
-    return buffer[:size].reshape(shape)
 
 
 def _is_python_number(x: object) -> bool:
@@ -388,9 +367,7 @@ class Convolution(reference.Convolution):
     layout, so every result equals the reference's bit for bit. The output
     is C-ordered where the reference's is a transposed view (the book's
     layers after it copy it either way); ``dx`` is laid out as
-    ``fastdl.util.col2im``'s. Every array it returns or keeps is new; the
-    matrix products that only feed a transpose or a fold go to per-thread
-    buffers that never leave the method.
+    ``fastdl.util.col2im``'s. Every array it returns or keeps is new.
 
     Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
     ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
@@ -415,14 +392,9 @@ class Convolution(reference.Convolution):
         out_w = (W + 2 * self.pad - FW) // self.stride + 1
         col = _conv.im2col(image, FH, FW, self.stride, self.pad)
         col_W = self.W.reshape(FN, -1).T
-        # np.dot(col, col_W) is float64 for any float W; with a float64 W it
-        # is the same BLAS call whichever array receives it. b converts
-        # exactly, as `+ b` does.
-        if col_W.dtype == np.float64:
-            product = np.dot(col, col_W, out=_scratch_array("product", (col.shape[0], FN)))
-        else:
-            product = np.dot(col, col_W)
-        out = _conv.add_bias_transposed_output(product, np.ascontiguousarray(b, dtype=np.float64), out_h, out_w)
+        # np.dot(col, col_W) is float64 for any float W; b converts exactly, as `+ b` does.
+        out = _conv.add_bias_transposed_output(np.dot(col, col_W), np.ascontiguousarray(b, dtype=np.float64),
+                                               out_h, out_w)
         self.x = x
         self.col = col
         self.col_W = col_W
@@ -437,11 +409,7 @@ class Convolution(reference.Convolution):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         flat = self._weight_gradients(dout)
         FH, FW = self.W.shape[2:]
-        if flat.dtype == np.float64 and self.col_W.dtype == np.float64 and flat.flags.c_contiguous:
-            # The same BLAS call as the reference's, into a buffer col2im reads once.
-            dcol = np.dot(flat, self.col_W.T, out=_scratch_array("dcol", (flat.shape[0], self.col_W.shape[0])))
-        else:
-            dcol = np.dot(flat, self.col_W.T)
+        dcol = np.dot(flat, self.col_W.T)
         return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
 
     def backward_weights(self, dout: np.ndarray) -> None:
