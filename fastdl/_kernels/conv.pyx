@@ -23,7 +23,8 @@
 #   over axis 0. The matrix products stay NumPy's (BLAS), on arrays of the
 #   reference's values and layout.
 # - Max pooling forward finds each window's maximum and its first position
-#   in one scan (np.argmax: a NaN is the maximum), reading the input in place.
+#   in one scan (np.argmax: a NaN is the maximum), reading the input in place;
+#   the windows of a row of outputs are scanned side by side (vectorised).
 #   Where a window's maximum is a zero tied with a zero of the other sign,
 #   np.max's choice of sign depends on its SIMD code, so the kernel reports
 #   it and the caller runs the reference. Backward adds each `dout` value into
