@@ -417,7 +417,7 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
     cdef double* out_row
     cdef cnp.npy_intp* arg_max_row
     cdef Py_ssize_t channels = g.C  # a local: the stores below could alias *g
-    cdef Py_ssize_t zero_maxima = 0
+    cdef Py_ssize_t zero_maxima
     lo = (g.pad + g.stride - 1) // g.stride           # the first window clear of the left padding
     hi = min(g.OW, (g.W + g.pad - g.FW) // g.stride + 1)
     for c in range(g.C):
@@ -437,12 +437,12 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
             window_maxima(row_values, K, n, best, best_k)
             out_row = out + (c * g.OH + oy) * g.OW + lo
             arg_max_row = arg_max + (oy * g.OW + lo) * g.C + c
+            zero_maxima = 0
             for i in range(n):
                 out_row[i] = best[i]                                     # np.max(col, axis=1)
                 arg_max_row[i * channels] = <cnp.npy_intp>best_k[i]      # np.argmax(col, axis=1)
                 zero_maxima += best[i] == 0.0
             if zero_maxima:
-                zero_maxima = 0
                 for i in range(n):
                     if best[i] == 0.0:
                         read_window(plane, values, g, iy0, (lo + i) * g.stride - g.pad)
