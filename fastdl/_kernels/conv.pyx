@@ -49,7 +49,7 @@ from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 
-from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num
+from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num, prefetch
 from fastdl._kernels.threads cimport thread_threshold
 
 
@@ -64,6 +64,9 @@ ctypedef fused source_t:
 
 # Rows of a transposing pass handled together, so that both sides stay in cache.
 DEF TILE = 16
+# How far ahead (in doubles) col2im prefetches the rows of `col` it walks
+# backwards, which the hardware prefetchers follow poorly.
+DEF PREFETCH_DISTANCE = 1024
 
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
@@ -195,6 +198,9 @@ cdef void col2im_image(const double* col,       # IN  (OH*OW, C*FH*FW) one image
     for oy in range(g.OH - 1, -1, -1):
         for ox in range(g.OW - 1, -1, -1):
             row = col + (oy * g.OW + ox) * K
+            if row - col >= PREFETCH_DISTANCE:
+                for k in range(0, K, 8):  # a cache line holds 8 doubles
+                    prefetch(row - PREFETCH_DISTANCE + k)
             dst = img + oy * g.stride * g.WP + ox * g.stride
             if g.FW == 3:  # DeepConvNet's filters: a fixed-length run per (c, y)
                 for k in range(0, K, 3):
