@@ -158,6 +158,17 @@ def test_pooling_matches_the_reference_on_wide_images(size, stride, dtype):
         assert same(fast.backward(dout), ref.backward(dout))
 
 
+@pytest.mark.parametrize("negative_zeros", [0, 1, 50])
+def test_pooling_zero_maxima_in_wide_rows_match_the_reference(negative_zeros):
+    # Maxima that are zeros, a few or many of them -0.0 beside +0.0 (the
+    # reference path then decides np.max's sign), as after a ReLU.
+    rng = np.random.default_rng(negative_zeros)
+    x = np.minimum(np.round(rng.standard_normal((2, 3, 16, 30))), 0.0) + 0.0
+    x.flat[rng.integers(0, x.size, negative_zeros)] = -0.0
+    fast, ref = layers.Pooling(2, 2, 2), reference.Pooling(2, 2, 2)
+    assert same(fast.forward(x), ref.forward(x)) and same(fast.arg_max, ref.arg_max)
+
+
 @needs_kernels
 def test_pooling_ties_between_zero_signs_take_the_reference_path():
     x = np.array([[[[0.0, -0.0], [-1.0, -0.0]]]])

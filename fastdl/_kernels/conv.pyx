@@ -43,7 +43,6 @@
 # The `def` wrappers check types, layouts and shapes again (cheaply);
 # fastdl/layers.py and fastdl/util.py decide what reaches them.
 from cython.parallel cimport prange
-from libc.math cimport signbit
 from libc.stdint cimport uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
@@ -339,17 +338,15 @@ cdef inline void argmax_step(double v, Py_ssize_t k,
     best_k[0] = <Py_ssize_t>((<uint64_t>k & mask) | (<uint64_t>best_k[0] & ~mask))
 
 
-cdef inline bint zero_tie(const double* values, Py_ssize_t n) noexcept nogil:
-    """Whether the window ``values`` holds zeros of both signs (its maximum being a zero)."""
-    cdef bint plus = False, minus = False
+cdef inline bint zero_tie(const double* values, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
+    """Whether the window ``values[0:n*stride:stride]`` holds zeros of both signs (its maximum being a zero)."""
     cdef Py_ssize_t k
+    cdef uint64_t bits, plus = 0, minus = 0
     for k in range(n):
-        if values[k] == 0.0:
-            if signbit(values[k]):
-                minus = True
-            else:
-                plus = True
-    return plus and minus
+        memcpy(&bits, &values[k * stride], 8)  # the bits: +0.0 == -0.0 as doubles
+        plus |= bits == 0
+        minus |= bits == 0x8000000000000000u
+    return (plus & minus) != 0
 
 
 cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* arg_max,
@@ -364,7 +361,7 @@ cdef Py_ssize_t pool_window(const source_t* plane, double* out, cnp.npy_intp* ar
         argmax_step(values[k], k, &best, &best_k)
     out[oy * g.OW + ox] = best                        # np.max(col, axis=1)
     arg_max[(oy * g.OW + ox) * g.C] = best_k          # np.argmax(col, axis=1)
-    return best == 0.0 and zero_tie(values, g.FH * g.FW)
+    return best == 0.0 and zero_tie(values, g.FH * g.FW, 1)
 
 
 cdef void window_maxima(const double* values,   # IN  (K, n): entry k of n windows
@@ -451,8 +448,7 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
             if zero_maxima:
                 for i in range(n):
                     if best[i] == 0.0:
-                        read_window(plane, values, g, iy0, (lo + i) * g.stride - g.pad)
-                        ties += zero_tie(values, K)
+                        ties += zero_tie(row_values + i, K, n)
     return ties
 
 
