@@ -63,6 +63,8 @@ ctypedef fused source_t:
 
 # Rows of a transposing pass handled together, so that both sides stay in cache.
 DEF TILE = 16
+# Pooling windows of a row of outputs scanned side by side (bounds the scratch).
+DEF WINDOWS = 64
 # How far ahead (in doubles) col2im prefetches the rows of `col` it walks
 # backwards, which the hardware prefetchers follow poorly.
 DEF PREFETCH_DISTANCE = 1024
@@ -395,7 +397,7 @@ cdef void window_maxima(const double* values,   # IN  (K, n): entry k of n windo
 
 cdef inline Py_ssize_t pool_scratch(const Geometry* g) noexcept nogil:
     """Doubles of scratch one thread's pool_forward_image needs."""
-    return g.FH * g.FW * (g.OW + 1) + 2 * g.OW
+    return g.FH * g.FW * (WINDOWS + 1) + 2 * WINDOWS
 
 
 cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one image
@@ -406,15 +408,15 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
     # Returns how many windows have a zero maximum tied with a zero of the
     # other sign (np.max's sign there is not the kernel's to choose).
     # The windows inside the image along a row of outputs are gathered
-    # offset-major and scanned together (each window's steps still in the
-    # reference's order).
-    cdef Py_ssize_t c, oy, ox, k, i, n, iy0, lo, hi
+    # offset-major, up to WINDOWS at a time, and scanned together (each
+    # window's steps still in the reference's order).
+    cdef Py_ssize_t c, oy, ox, k, i, n, m, first, iy0, lo, hi
     cdef Py_ssize_t K = g.FH * g.FW
     cdef Py_ssize_t ties = 0
     cdef double* values = scratch
     cdef double* row_values = scratch + K
-    cdef double* best = row_values + K * g.OW
-    cdef double* best_k = best + g.OW
+    cdef double* best = row_values + K * WINDOWS
+    cdef double* best_k = best + WINDOWS
     cdef const source_t* plane
     cdef const source_t* src
     cdef double* out_row
@@ -431,24 +433,24 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
             for ox in range(g.OW):
                 if ox < lo or ox >= lo + n:
                     ties += pool_window(plane, out + c * g.OH * g.OW, arg_max + c, values, g, oy, ox)
-            if n == 0:
-                continue
-            src = plane + iy0 * g.W + lo * g.stride - g.pad
-            for k in range(K):
-                for i in range(n):
-                    row_values[k * n + i] = to_double(src[g.offsets[k] + i * g.stride])
-            window_maxima(row_values, K, n, best, best_k)
-            out_row = out + (c * g.OH + oy) * g.OW + lo
-            arg_max_row = arg_max + (oy * g.OW + lo) * g.C + c
-            zero_maxima = 0
-            for i in range(n):
-                out_row[i] = best[i]                                     # np.max(col, axis=1)
-                arg_max_row[i * channels] = <cnp.npy_intp>best_k[i]      # np.argmax(col, axis=1)
-                zero_maxima += best[i] == 0.0
-            if zero_maxima:
-                for i in range(n):
-                    if best[i] == 0.0:
-                        ties += zero_tie(row_values + i, K, n)
+            for first in range(lo, lo + n, WINDOWS):
+                m = min(WINDOWS, lo + n - first)
+                src = plane + iy0 * g.W + first * g.stride - g.pad
+                for k in range(K):
+                    for i in range(m):
+                        row_values[k * m + i] = to_double(src[g.offsets[k] + i * g.stride])
+                window_maxima(row_values, K, m, best, best_k)
+                out_row = out + (c * g.OH + oy) * g.OW + first
+                arg_max_row = arg_max + (oy * g.OW + first) * g.C + c
+                zero_maxima = 0
+                for i in range(m):
+                    out_row[i] = best[i]                                     # np.max(col, axis=1)
+                    arg_max_row[i * channels] = <cnp.npy_intp>best_k[i]      # np.argmax(col, axis=1)
+                    zero_maxima += best[i] == 0.0
+                if zero_maxima:
+                    for i in range(m):
+                        if best[i] == 0.0:
+                            ties += zero_tie(row_values + i, K, m)
     return ties
 
 
