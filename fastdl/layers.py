@@ -444,11 +444,11 @@ class Pooling(reference.Pooling):
     """Max pooling over ``pool_h`` x ``pool_w`` windows of ``(N, C, H, W)`` images.
 
     The reference layer (same constructor, ``stride=1`` by default as in
-    the book, and attributes ``x``, ``arg_max``), whose forward pass (maximum and first
-    arg-max together) and backward pass (scatter and fold together) run
-    compiled kernels with the reference's results bit for bit; the output
-    is C-ordered float64 where the reference's is a transposed view, ``dx``
-    laid out as ``fastdl.util.col2im``'s.
+    the book, and attributes ``x``, ``arg_max``), whose forward pass
+    (maximum and first arg-max together) and backward pass (scatter and
+    fold together) run compiled kernels with the reference's results bit
+    for bit; the output is C-ordered float64 where the reference's is a
+    transposed view, ``dx`` laid out as ``fastdl.util.col2im``'s.
 
     Float16/32/64 input runs the kernels; other dtypes, windows whose
     maximum is a zero tied with a zero of the other sign (NumPy's sign of
