@@ -6,7 +6,8 @@
 #   reading the input where the padded image has a pixel and writing 0.0
 #   where it has padding (no padded copy, no 6-D intermediate). float32
 #   converts to double by a C cast, float16 by its bits (both exact, as
-#   NumPy's conversions are).
+#   NumPy's conversions are). Windows 3 pixels wide (DeepConvNet's) are
+#   copied in runs of three, as col2im folds them.
 # - col2im adds into each pixel in the reference's order: filter offset y,
 #   then x, ascending, from +0.0. For one pixel, ascending (y, x) is
 #   descending (oy, ox) (oy*stride + y is the pixel's row), so the loop walks
@@ -138,6 +139,7 @@ cdef void im2col_image(const source_t* x,       # IN  (C, H, W) one image
     cdef Py_ssize_t oy, ox, c, y, i, k, iy, iy0, ix0, lo, hi
     cdef Py_ssize_t K = g.C * g.FH * g.FW
     cdef const source_t* src
+    cdef const source_t* run
     cdef double* entry
     for oy in range(g.OH):
         iy0 = oy * g.stride - g.pad
@@ -145,8 +147,15 @@ cdef void im2col_image(const source_t* x,       # IN  (C, H, W) one image
             ix0 = ox * g.stride - g.pad
             if inside(g, iy0, ix0):
                 src = x + iy0 * g.W + ix0
-                for k in range(K):
-                    col[k] = to_double(src[g.offsets[k]])  # col[...] = padded[n, c, oy*stride + y, ox*stride + x]
+                if g.FW == 3:  # DeepConvNet's filters: a fixed-length run per (c, y)
+                    for k in range(0, K, 3):
+                        run = src + g.offsets[k]
+                        col[k] = to_double(run[0])      # col[...] = padded[n, c, oy*stride + y, ox*stride + x]
+                        col[k + 1] = to_double(run[1])
+                        col[k + 2] = to_double(run[2])
+                else:
+                    for k in range(K):
+                        col[k] = to_double(src[g.offsets[k]])  # col[...] = padded[n, c, oy*stride + y, ox*stride + x]
                 col += K
                 continue
             lo = max(0, -ix0)                         # offsets x in [lo, hi) fall inside the image
