@@ -30,3 +30,6 @@ def cross_entropy_error(y, t):
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
     return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+
+__all__ = ["sigmoid", "relu", "softmax", "cross_entropy_error"]

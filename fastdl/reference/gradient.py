@@ -23,3 +23,6 @@ def numerical_gradient(f, x):
         x[idx] = tmp_val
         it.iternext()
     return grad
+
+
+__all__ = ["numerical_gradient"]

@@ -1,0 +1,28 @@
+"""The book's modules and the fastdl modules that stand in for them.
+
+"The book" is oreilly-japan/deep-learning-from-scratch at commit
+``BOOK_COMMIT``; its signatures and defaults are fastdl's API. Every public
+name of a book module exists, with the book's signature, in the fastdl
+module that answers for it (``tests/test_book_signatures.py``), and
+``fastdl run`` answers a script's imports of the book's modules with these.
+"""
+
+BOOK_REPOSITORY = "https://github.com/oreilly-japan/deep-learning-from-scratch"
+BOOK_COMMIT = "07b1161"
+
+#: Book module (as a script imports it) -> the fastdl module that answers for it.
+BOOK_MODULES = {
+    "common.functions": "fastdl.functions",
+    "common.gradient": "fastdl.gradient",
+    "common.layers": "fastdl.layers",
+    "common.optimizer": "fastdl.optim",
+    "common.multi_layer_net": "fastdl.nets",
+    "common.multi_layer_net_extend": "fastdl.nets",
+    "common.trainer": "fastdl.trainer",
+    "common.util": "fastdl.util",
+    "simple_convnet": "fastdl.nets",
+    "deep_convnet": "fastdl.nets",
+    "dataset.mnist": "fastdl.datasets",
+}
+
+__all__ = ["BOOK_REPOSITORY", "BOOK_COMMIT", "BOOK_MODULES"]
