@@ -5,6 +5,7 @@
 ``fastdl.trainer`` are the same API backed by compiled kernels where they apply.
 """
 from fastdl import _backend
+from fastdl._mode import get_mode, mode, set_mode
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -46,7 +47,7 @@ __version__ = "0.1.0"
 
 
 def show_config() -> None:
-    """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
+    """Print fastdl's version, NumPy's, the compiled kernels in use, the thread count and the mode."""
     import numpy as np
 
     from fastdl import layers, optim
@@ -60,6 +61,7 @@ def show_config() -> None:
             print(f"  kernel {name}: {module.__name__.rsplit('.', 1)[-1]}")
     openmp = _threads is not None and _threads.OPENMP
     print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
+    print(f"  mode: {get_mode()}")
 
 
 __all__ = [
@@ -69,5 +71,6 @@ __all__ = [
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
-    "show_config", "set_num_threads", "get_num_threads", "__version__",
+    "show_config", "set_num_threads", "get_num_threads", "set_mode", "get_mode", "mode",
+    "__version__",
 ]
