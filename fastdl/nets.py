@@ -1,18 +1,23 @@
 """The reference networks wired to fastdl's layers."""
 from __future__ import annotations
 
-from fastdl import layers
+from fastdl import fast, layers
 from fastdl.reference import convnets as reference_convnets
 from fastdl.reference import layers as reference_layers
 from fastdl.reference import nets as reference
 
 
 class _FastNet:
-    """fastdl's layers, and a backprop that skips work nobody reads."""
+    """fastdl's layers, and a backprop that skips work nobody reads.
+
+    ``Convolution`` and ``Pooling`` are ``fastdl.fast``'s, which run fast
+    mode's kernels in fast mode (``fastdl.mode``) and the exact layers'
+    passes otherwise.
+    """
 
     Affine = layers.Affine
-    Convolution = layers.Convolution
-    Pooling = layers.Pooling
+    Convolution = fast.Convolution
+    Pooling = fast.Pooling
     Relu = layers.Relu
     Sigmoid = layers.Sigmoid
     BatchNormalization = layers.BatchNormalization

@@ -1,0 +1,18 @@
+import numpy as np
+import numpy.typing as npt
+
+def im2col_block(
+    x: npt.NDArray[np.floating], n0: int, n1: int, FH: int, FW: int, stride: int, pad: int,
+    col: npt.NDArray[np.floating],
+) -> None: ...
+def col2im_block(
+    col: npt.NDArray[np.floating], dx: npt.NDArray[np.floating], n0: int, n1: int,
+    FH: int, FW: int, stride: int, pad: int,
+) -> None: ...
+def pool_forward(
+    x: npt.NDArray[np.floating], pool_h: int, pool_w: int, stride: int,
+) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.uint8]]: ...
+def pool_backward(
+    dout: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8], dx: npt.NDArray[np.floating],
+    pool_h: int, pool_w: int, stride: int,
+) -> None: ...

@@ -1,0 +1,219 @@
+# Design: fast mode's convolution and max pooling (docs/SPEC.md, "Fast
+# mode"), in the dtype of the network (float32 or float64), never
+# materialising the whole `col`.
+#
+# - `col` is kept transposed, one (C*FH*FW, OH*OW) matrix per image: each
+#   run of OW outputs of one filter offset is then one contiguous copy (the
+#   book's row layout makes it a copy of FW elements), and the product
+#   W.reshape(FN, -1) @ col_n is image n's output in the (FN, OH, OW) layout
+#   itself, so no transposing pass is needed either way.
+# - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
+#   cache (about 2,048 window positions): im2col_block unfolds them into a
+#   scratch array and NumPy's matmul multiplies image by image (BLAS).
+#   Backward unfolds the block's `col` again rather than keeping it (the
+#   whole `col` is the largest array of the exact step), and col2im_block
+#   adds the block's `dcol` (W.T @ dout_n) into `dx`.
+# - Sums run in a fixed order for a given batch and block size, so results
+#   are deterministic; they differ from the exact path's by rounding only.
+# - Max pooling keeps each window's first arg-max as a uint8 offset inside
+#   the window (NaN counts as the maximum), in the output's layout: an
+#   eighth of the exact path's intp `arg_max`.
+#
+# Single-threaded: the matrix products (BLAS) are the step's bulk and use
+# BLAS's threads. The `def` wrappers validate shapes and ranges before
+# `nogil`; fastdl/fast.py decides what reaches them.
+from libc.string cimport memset
+
+cimport numpy as cnp
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef fused real_t:
+    float
+    double
+
+
+cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t window, Py_ssize_t stride,
+                                Py_ssize_t pad) noexcept nogil:
+    return (size + 2 * pad - window) // stride + 1
+
+
+def _check_block(Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t N):
+    if not 0 <= n0 < n1 <= N:
+        raise ValueError(f"block [{n0}, {n1}) is not a non-empty range of the batch of {N}")
+
+
+def _check_geometry(Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    if FH < 1 or FW < 1 or stride < 1 or pad < 0 or H + 2 * pad < FH or W + 2 * pad < FW:
+        raise ValueError("window, stride or pad describe no window inside the padded image")
+
+
+cdef inline void valid_columns(Py_ssize_t x, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t stride, Py_ssize_t pad,
+                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    # The outputs ox whose input column ox*stride + x - pad lies inside 0..W-1: lo <= ox < hi.
+    cdef Py_ssize_t first = pad - x
+    lo[0] = 0 if first <= 0 else (first + stride - 1) // stride
+    hi[0] = (W - 1 + pad - x) // stride + 1 if W - 1 + pad - x >= 0 else 0
+    if hi[0] > OW:
+        hi[0] = OW
+    if lo[0] > hi[0]:
+        lo[0] = hi[0]
+
+
+cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    # IN img (C, H, W); OUT col (C*FH*FW, OH*OW): row (c, y, x), column (oy, ox), `col`
+    # transposed, so that each run of OW outputs is one contiguous copy.
+    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
+    cdef const real_t* src
+    cdef real_t* dst = col
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                for oy in range(OH):
+                    iy = oy * stride + y - pad
+                    if iy < 0 or iy >= H:
+                        memset(dst, 0, OW * sizeof(real_t))
+                    else:
+                        src = img + (c * H + iy) * W
+                        for ox in range(lo):
+                            dst[ox] = 0
+                        if stride == 1:
+                            for ox in range(lo, hi):
+                                dst[ox] = src[ox + x - pad]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox] = src[ox * stride + x - pad]
+                        for ox in range(hi, OW):
+                            dst[ox] = 0
+                    dst += OW
+
+
+def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
+                 Py_ssize_t stride, Py_ssize_t pad, real_t[:, :, ::1] col):
+    """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col[0:n1-n0]``, transposed.
+
+    IN x (N, C, H, W); OUT col (>= n1-n0, C*FH*FW, OH*OW): ``col[n-n0, (c, y, x), (oy, ox)]``.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n
+    _check_block(n0, n1, N)
+    _check_geometry(H, W, FH, FW, stride, pad)
+    cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
+    if col.shape[0] < n1 - n0 or col.shape[1] != C * FH * FW or col.shape[2] != OH * OW:
+        raise ValueError(f"col has shape {tuple(col.shape)[:3]}, needs ({n1 - n0}, {C * FH * FW}, {OH * OW})")
+    with nogil:
+        for n in range(n0, n1):
+            im2col_image(&x[n, 0, 0, 0], &col[n - n0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
+
+
+cdef void col2im_image(const real_t* col, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    # IN col (C*FH*FW, OH*OW) as im2col_image writes it; IN/OUT img (C, H, W): adds each window back
+    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
+    cdef const real_t* src = col
+    cdef real_t* dst
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                for oy in range(OH):
+                    iy = oy * stride + y - pad
+                    if 0 <= iy < H:
+                        dst = img + (c * H + iy) * W
+                        if stride == 1:
+                            for ox in range(lo, hi):
+                                dst[ox + x - pad] += src[ox]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox * stride + x - pad] += src[ox]
+                    src += OW
+
+
+def col2im_block(const real_t[:, :, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                 Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    """Add the windows of ``col[0:n1-n0]`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
+
+    IN col (>= n1-n0, C*FH*FW, OH*OW); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n
+    _check_block(n0, n1, N)
+    _check_geometry(H, W, FH, FW, stride, pad)
+    cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
+    if col.shape[0] < n1 - n0 or col.shape[1] != C * FH * FW or col.shape[2] != OH * OW:
+        raise ValueError("col does not fit dx")
+    with nogil:
+        for n in range(n0, n1):
+            col2im_image(&col[n - n0, 0, 0], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
+
+
+def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Max pooling without padding: ``(out, arg)``, ``arg`` the first maximum's offset ``y*pool_w + x`` (uint8).
+
+    IN x (N, C, H, W); OUT out (N, C, OH, OW) of x's dtype, arg (N, C, OH, OW) uint8.
+    A NaN counts as the maximum. Windows of more than 255 elements are refused (ValueError).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    if pool_h * pool_w > 255:
+        raise ValueError("pooling windows of more than 255 elements")
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    dtype = np.float32 if real_t is float else np.float64
+    out_ = np.empty((N, C, OH, OW), dtype=dtype)
+    arg_ = np.empty((N, C, OH, OW), dtype=np.uint8)
+    cdef real_t[:, :, :, ::1] out = out_
+    cdef unsigned char[:, :, :, ::1] arg = arg_
+    cdef Py_ssize_t n, c, oy, ox, y, xx, best
+    cdef real_t m, v
+    cdef const real_t* row
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        row = &x[n, c, oy * stride, ox * stride]
+                        m = row[0]
+                        best = 0
+                        for y in range(pool_h):
+                            for xx in range(pool_w):
+                                v = row[y * W + xx]
+                                if v > m or (v != v and m == m):
+                                    m = v
+                                    best = y * pool_w + xx
+                        out[n, c, oy, ox] = m
+                        arg[n, c, oy, ox] = <unsigned char>best
+    return out_, arg_
+
+
+def pool_backward(const real_t[:, :, :, ::1] dout, const unsigned char[:, :, :, ::1] arg,
+                  real_t[:, :, :, ::1] dx, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Add each ``dout`` value into its window's maximum in ``dx`` (zeros on entry; overlapping windows add).
+
+    IN dout (N, C, OH, OW), arg (same shape, uint8); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    if (dout.shape[0] != N or dout.shape[1] != C or dout.shape[2] != OH or dout.shape[3] != OW
+            or arg.shape[0] != N or arg.shape[1] != C or arg.shape[2] != OH or arg.shape[3] != OW):
+        raise ValueError("dout, arg and dx do not fit together")
+    cdef Py_ssize_t n, c, oy, ox, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef bint bad = False
+    with nogil:
+        for i in range(N * C * OH * OW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        a = arg[n, c, oy, ox]
+                        dx[n, c, oy * stride + a // pool_w, ox * stride + a % pool_w] += dout[n, c, oy, ox]

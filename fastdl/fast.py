@@ -1,0 +1,203 @@
+"""Fast mode's layers: the exact layers, whose passes take the fast kernels in fast mode.
+
+``fastdl.nets`` builds its networks from these classes. Each pass decides
+once: in fast mode (``fastdl.mode``) and where ``fastdl._kernels.fastconv``
+covers the input, the fast kernel runs; anywhere else the exact layer's
+pass runs. A backward pass follows whichever forward pass ran, whatever the
+mode is by then.
+
+Fast mode computes in the layer's dtype (``dtype=`` of the network:
+float32 or float64) without materialising ``col``: the batch goes through
+in blocks of images whose rows of ``col`` fit in cache (see
+``fastdl/_kernels/fastconv.pyx``), and the block's ``col`` is unfolded
+again in the backward pass instead of being kept. After a fast forward
+pass, ``Convolution.col`` is ``None`` (``col_W`` is kept, a view of
+``W``) and ``Pooling.arg_max`` is ``None`` (the positions are kept in a
+private uint8 array); ``x``, ``W``, ``b``, ``dW``, ``db`` are as in exact
+mode.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from fastdl import _backend, layers
+from fastdl._mode import is_fast
+
+_fastconv = _backend.load("fastconv")
+
+# Rows of ``col`` per block: (2048, 144) float32 is 1.2 MB, in cache while
+# BLAS multiplies it (docs/SPEC.md section 7's measurements).
+BLOCK_ROWS = 2048
+
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compute_dtype(layer: layers.Convolution | layers.Pooling) -> np.dtype:
+    return np.dtype(np.float64) if layer.dtype is None else np.dtype(layer.dtype)
+
+
+def _fast_image(x: object, dtype: np.dtype) -> np.ndarray | None:
+    """``x`` as a C-ordered array of ``dtype`` (a copy where it must convert), or None where fast mode declines.
+
+    float16/32/64 input converts exactly to float64; float64 input of a
+    float32 layer rounds, as the layer's exact ``col`` does.
+    """
+    if (type(x) is not np.ndarray or x.ndim != 4 or x.size == 0 or x.dtype.kind != "f"
+            or x.dtype.itemsize > 8 or dtype not in _FAST_DTYPES):
+        return None
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def _check_real(dout: np.ndarray, layer: str) -> None:
+    # After a fast forward pass there is no exact state to fall back on.
+    if dout.dtype.kind not in "biuf" or dout.dtype.itemsize > 8:
+        raise TypeError(f"{layer}.backward needs real numbers of at most 64 bits, not {dout.dtype}")
+
+
+def _blocks(N: int, rows_per_image: int):
+    """``(n0, n1)`` ranges of images of about ``BLOCK_ROWS`` rows each."""
+    step = max(1, BLOCK_ROWS // max(1, rows_per_image))
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], step
+
+
+class _ConvState:
+    """What a fast forward pass keeps for its backward pass."""
+
+    __slots__ = ("x", "col_W", "out_h", "out_w")
+
+    def __init__(self, x: np.ndarray, col_W: np.ndarray, out_h: int, out_w: int) -> None:
+        self.x, self.col_W, self.out_h, self.out_w = x, col_W, out_h, out_w
+
+
+class Convolution(layers.Convolution):
+    __doc__ = layers.Convolution.__doc__
+
+    _fast: _ConvState | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._fast = None
+        out = self._fast_forward(x) if is_fast() else None
+        return super().forward(x) if out is None else out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return super().backward(dout) if self._fast is None else self._fast_backward(dout, True)
+
+    def backward_weights(self, dout: np.ndarray) -> None:
+        """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
+        if self._fast is None:
+            super().backward_weights(dout)
+        else:
+            self._fast_backward(dout, False)
+
+    def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
+        W, b = self.W, self.b
+        dtype = _compute_dtype(self)
+        if (_fastconv is None or type(W) is not np.ndarray or W.ndim != 4 or W.dtype != dtype
+                or type(b) is not np.ndarray or b.dtype != dtype or b.shape != (W.shape[0],)):
+            return None
+        image = _fast_image(x, dtype)
+        if image is None or image.shape[1] != W.shape[1]:
+            return None  # the exact path gives the error or the reference's result
+        FN, C, FH, FW = W.shape
+        N, _, H, Wd = image.shape
+        layers._check_window("Convolution", H, Wd, FH, FW, self.stride, self.pad)
+        out_h = (H + 2 * self.pad - FH) // self.stride + 1
+        out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
+        P = out_h * out_w
+        filters = W.reshape(FN, -1).copy()  # (FN, K); a copy: W may be updated in place before backward
+        out = np.empty((N, FN, P), dtype=dtype)
+        blocks, step = _blocks(N, P)
+        col = np.empty((step, C * FH * FW, P), dtype=dtype)
+        for n0, n1 in blocks:
+            _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
+            np.matmul(filters, col[:n1 - n0], out=out[n0:n1])
+        out += b.reshape(FN, 1)
+        self.x = x
+        self.col = None
+        self.col_W = W.reshape(FN, -1).T
+        self._fast = _ConvState(image, filters, out_h, out_w)
+        return out.reshape(N, FN, out_h, out_w)
+
+    def _fast_backward(self, dout: np.ndarray, want_dx: bool) -> np.ndarray | bool:
+        """``dx`` (or ``True`` without ``want_dx``) after setting ``dW`` and ``db``."""
+        state = self._fast
+        image, filters = state.x, state.col_W
+        N, C, H, Wd = image.shape
+        FN, K = filters.shape
+        P = state.out_h * state.out_w
+        expected = (N, FN, state.out_h, state.out_w)
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"Convolution.backward expects a NumPy array, not {type(dout).__name__}")
+        if dout.shape != expected:
+            raise ValueError(f"Convolution: dout has shape {dout.shape} but the forward pass's output had {expected}")
+        _check_real(dout, "Convolution")
+        if self.W.ndim != 4 or self.W.shape[:2] != (FN, C) or self.W.shape[2] * self.W.shape[3] * C != K:
+            raise ValueError(f"Convolution: W has shape {np.shape(self.W)} since the forward pass, which had "
+                             f"{FN} filters of {K} weights")
+        FH, FW = self.W.shape[2:]
+        dtype = image.dtype
+        grad = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
+        blocks, step = _blocks(N, P)
+        col = np.empty((step, K, P), dtype=dtype)
+        part = np.empty((step, FN, K), dtype=dtype)
+        dW = np.zeros((FN, K))  # float64 accumulator over images
+        dx = np.zeros(image.shape, dtype=dtype) if want_dx else None
+        dcol = np.empty((step, K, P), dtype=dtype) if want_dx else None
+        for n0, n1 in blocks:
+            nb = n1 - n0
+            _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
+            np.matmul(grad[n0:n1], col[:nb].transpose(0, 2, 1), out=part[:nb])
+            dW += part[:nb].sum(axis=0, dtype=np.float64)
+            if want_dx:
+                np.matmul(filters.T, grad[n0:n1], out=dcol[:nb])
+                _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)
+        self.dW = dW.astype(dtype).reshape(FN, C, FH, FW)
+        self.db = grad.sum(axis=(0, 2), dtype=np.float64).astype(dtype)
+        return dx if want_dx else True
+
+
+class Pooling(layers.Pooling):
+    __doc__ = layers.Pooling.__doc__
+
+    _fast: tuple[np.ndarray, tuple[int, ...]] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._fast = None
+        out = self._fast_forward(x) if is_fast() else None
+        return super().forward(x) if out is None else out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return super().backward(dout) if self._fast is None else self._fast_backward(dout)
+
+    def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
+        dtype = _compute_dtype(self)
+        if _fastconv is None or self.pad != 0 or type(x) is not np.ndarray or x.dtype != dtype:
+            return None
+        image = _fast_image(x, dtype)
+        if image is None:
+            return None
+        H, W = image.shape[2:]
+        layers._check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
+        if (self.pool_h * self.pool_w > 255 or self._output_size(H, W) is None):
+            return None
+        out, arg = _fastconv.pool_forward(image, self.pool_h, self.pool_w, self.stride)
+        self.x = x
+        self.arg_max = None
+        self._fast = (arg, image.shape)
+        return out
+
+    def _fast_backward(self, dout: np.ndarray) -> np.ndarray:
+        arg, shape = self._fast
+        if not isinstance(dout, np.ndarray):
+            raise TypeError(f"Pooling.backward expects a NumPy array, not {type(dout).__name__}")
+        if dout.shape != arg.shape:
+            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had {arg.shape}")
+        _check_real(dout, "Pooling")
+        dtype = _compute_dtype(self)
+        dx = np.zeros(shape, dtype=dtype)
+        _fastconv.pool_backward(np.ascontiguousarray(dout, dtype=dtype), arg, dx,
+                                self.pool_h, self.pool_w, self.stride)
+        return dx
+
+
+__all__ = ["Convolution", "Pooling"]
