@@ -105,13 +105,19 @@ class Convolution(layers.Convolution):
         out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
         P = out_h * out_w
         filters = W.reshape(FN, -1).copy()  # (FN, K); a copy: W may be updated in place before backward
+        K = C * FH * FW
         out = np.empty((N, FN, P), dtype=dtype)
         blocks, step = _blocks(N, P)
-        col = np.empty((step, C * FH * FW, P), dtype=dtype)
+        col_buffer = np.empty(K * step * P, dtype=dtype)
+        prod_buffer = np.empty(FN * step * P, dtype=dtype)
+        bias = b.reshape(FN, 1, 1)
         for n0, n1 in blocks:
+            nb = n1 - n0
+            col = col_buffer[:K * nb * P].reshape(K, nb * P)
+            prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.matmul(filters, col[:n1 - n0], out=out[n0:n1])
-        out += b.reshape(FN, 1)
+            np.dot(filters, col, out=prod)
+            np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias.reshape(1, FN, 1), out=out[n0:n1])
         self.x = x
         self.col = None
         self.col_W = W.reshape(FN, -1).T
@@ -138,21 +144,28 @@ class Convolution(layers.Convolution):
         dtype = image.dtype
         grad = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
         blocks, step = _blocks(N, P)
-        col = np.empty((step, K, P), dtype=dtype)
-        part = np.empty((step, FN, K), dtype=dtype)
-        dW = np.zeros((FN, K))  # float64 accumulator over images
+        col_buffer = np.empty(K * step * P, dtype=dtype)
+        grad_buffer = np.empty(FN * step * P, dtype=dtype)
+        dcol_buffer = np.empty(K * step * P, dtype=dtype) if want_dx else None
+        part = np.empty((FN, K), dtype=dtype)
+        dW = np.zeros((FN, K))  # float64 accumulators over blocks
+        db = np.zeros(FN)
         dx = np.zeros(image.shape, dtype=dtype) if want_dx else None
-        dcol = np.empty((step, K, P), dtype=dtype) if want_dx else None
         for n0, n1 in blocks:
             nb = n1 - n0
+            col = col_buffer[:K * nb * P].reshape(K, nb * P)
+            block = grad_buffer[:FN * nb * P].reshape(FN, nb * P)
+            block.reshape(FN, nb, P)[...] = grad[n0:n1].transpose(1, 0, 2)
+            db += block.sum(axis=1, dtype=np.float64)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.matmul(grad[n0:n1], col[:nb].transpose(0, 2, 1), out=part[:nb])
-            dW += part[:nb].sum(axis=0, dtype=np.float64)
+            np.dot(block, col.T, out=part)
+            dW += part
             if want_dx:
-                np.matmul(filters.T, grad[n0:n1], out=dcol[:nb])
+                dcol = dcol_buffer[:K * nb * P].reshape(K, nb * P)
+                np.dot(filters.T, block, out=dcol)
                 _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)
         self.dW = dW.astype(dtype).reshape(FN, C, FH, FW)
-        self.db = grad.sum(axis=(0, 2), dtype=np.float64).astype(dtype)
+        self.db = db.astype(dtype)
         return dx if want_dx else True
 
 

@@ -2,17 +2,16 @@
 # mode"), in the dtype of the network (float32 or float64), never
 # materialising the whole `col`.
 #
-# - `col` is kept transposed, one (C*FH*FW, OH*OW) matrix per image: each
-#   run of OW outputs of one filter offset is then one contiguous copy (the
-#   book's row layout makes it a copy of FW elements), and the product
-#   W.reshape(FN, -1) @ col_n is image n's output in the (FN, OH, OW) layout
-#   itself, so no transposing pass is needed either way.
+# - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
+#   outputs of one filter offset is then one contiguous copy (the book's
+#   row layout makes it a copy of FW elements).
 # - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
-#   cache (about 2,048 window positions): im2col_block unfolds them into a
-#   scratch array and NumPy's matmul multiplies image by image (BLAS).
-#   Backward unfolds the block's `col` again rather than keeping it (the
-#   whole `col` is the largest array of the exact step), and col2im_block
-#   adds the block's `dcol` (W.T @ dout_n) into `dx`.
+#   cache (about 2,048 window positions): im2col_block unfolds a block into
+#   a scratch matrix and one BLAS product per block gives the block's
+#   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
+#   rather than keeping it (the whole `col` is the largest array of the
+#   exact step), and col2im_block adds the block's `dcol` (W.T @ dout)
+#   into `dx`.
 # - Sums run in a fixed order for a given batch and block size, so results
 #   are deterministic; they differ from the exact path's by rounding only.
 # - Max pooling keeps each window's first arg-max as a uint8 offset inside
@@ -62,18 +61,19 @@ cdef inline void valid_columns(Py_ssize_t x, Py_ssize_t W, Py_ssize_t OW, Py_ssi
         lo[0] = hi[0]
 
 
-cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
                        Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    # IN img (C, H, W); OUT col (C*FH*FW, OH*OW): row (c, y, x), column (oy, ox), `col`
-    # transposed, so that each run of OW outputs is one contiguous copy.
+    # IN img (C, H, W); OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
+    # `col` transposed, so that each run of OW outputs is one contiguous copy.
     cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
     cdef const real_t* src
-    cdef real_t* dst = col
+    cdef real_t* dst
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
                 valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                dst = col + ((c * FH + y) * FW + x) * ld
                 for oy in range(OH):
                     iy = oy * stride + y - pad
                     if iy < 0 or iy >= H:
@@ -94,33 +94,37 @@ cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t C, Py_ssize_t 
 
 
 def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
-                 Py_ssize_t stride, Py_ssize_t pad, real_t[:, :, ::1] col):
-    """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col[0:n1-n0]``, transposed.
+                 Py_ssize_t stride, Py_ssize_t pad, real_t[:, ::1] col):
+    """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col``, transposed.
 
-    IN x (N, C, H, W); OUT col (>= n1-n0, C*FH*FW, OH*OW): ``col[n-n0, (c, y, x), (oy, ox)]``.
+    IN x (N, C, H, W); OUT col (C*FH*FW, (n1-n0)*OH*OW): ``col[(c, y, x), (n-n0, oy, ox)]``.
     """
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n
     _check_block(n0, n1, N)
     _check_geometry(H, W, FH, FW, stride, pad)
     cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
-    if col.shape[0] < n1 - n0 or col.shape[1] != C * FH * FW or col.shape[2] != OH * OW:
-        raise ValueError(f"col has shape {tuple(col.shape)[:3]}, needs ({n1 - n0}, {C * FH * FW}, {OH * OW})")
+    cdef Py_ssize_t P = OH * OW
+    if col.shape[0] != C * FH * FW or col.shape[1] != (n1 - n0) * P:
+        raise ValueError(f"col has shape {tuple(col.shape)[:2]}, needs ({C * FH * FW}, {(n1 - n0) * P})")
     with nogil:
         for n in range(n0, n1):
-            im2col_image(&x[n, 0, 0, 0], &col[n - n0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
+            im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride, pad,
+                         OH, OW)
 
 
-cdef void col2im_image(const real_t* col, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                       Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
                        Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    # IN col (C*FH*FW, OH*OW) as im2col_image writes it; IN/OUT img (C, H, W): adds each window back
+    # IN col (C*FH*FW, OH*OW), rows ld apart, as im2col_image writes it;
+    # IN/OUT img (C, H, W): adds each window back
     cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
-    cdef const real_t* src = col
+    cdef const real_t* src
     cdef real_t* dst
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
                 valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                src = col + ((c * FH + y) * FW + x) * ld
                 for oy in range(OH):
                     iy = oy * stride + y - pad
                     if 0 <= iy < H:
@@ -134,21 +138,23 @@ cdef void col2im_image(const real_t* col, real_t* img, Py_ssize_t C, Py_ssize_t 
                     src += OW
 
 
-def col2im_block(const real_t[:, :, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
                  Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
-    """Add the windows of ``col[0:n1-n0]`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
+    """Add the windows in ``col`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
 
-    IN col (>= n1-n0, C*FH*FW, OH*OW); IN/OUT dx (N, C, H, W).
+    IN col (C*FH*FW, (n1-n0)*OH*OW); IN/OUT dx (N, C, H, W).
     """
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n
     _check_block(n0, n1, N)
     _check_geometry(H, W, FH, FW, stride, pad)
     cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
-    if col.shape[0] < n1 - n0 or col.shape[1] != C * FH * FW or col.shape[2] != OH * OW:
-        raise ValueError("col does not fit dx")
+    cdef Py_ssize_t P = OH * OW
+    if col.shape[0] != C * FH * FW or col.shape[1] != (n1 - n0) * P:
+        raise ValueError(f"col has shape {tuple(col.shape)[:2]}, needs ({C * FH * FW}, {(n1 - n0) * P})")
     with nogil:
         for n in range(n0, n1):
-            col2im_image(&col[n - n0, 0, 0], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride, pad, OH, OW)
+            col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
+                         pad, OH, OW)
 
 
 def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
