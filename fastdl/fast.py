@@ -104,7 +104,7 @@ class Convolution(layers.Convolution):
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
         P = out_h * out_w
-        filters = W.reshape(FN, -1).copy()  # (FN, K); a copy: W may be updated in place before backward
+        filters = W.reshape(FN, -1)  # (FN, K), a view as the exact layer's col_W: backward reads W then
         K = C * FH * FW
         out = np.empty((N, FN, P), dtype=dtype)
         blocks, step = _blocks(N, P)
@@ -120,7 +120,7 @@ class Convolution(layers.Convolution):
             np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias.reshape(1, FN, 1), out=out[n0:n1])
         self.x = x
         self.col = None
-        self.col_W = W.reshape(FN, -1).T
+        self.col_W = filters.T
         self._fast = _ConvState(image, filters, out_h, out_w)
         return out.reshape(N, FN, out_h, out_w)
 
