@@ -157,6 +157,51 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
                          pad, OH, OW)
 
 
+cdef inline bint takes(real_t v, real_t m) noexcept nogil:
+    # v replaces the maximum so far m: larger, or the first NaN (np.argmax's rule)
+    return (v > m) | ((v != v) & (m == m))
+
+
+cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w,
+                   Py_ssize_t stride, real_t* out, unsigned char* arg) noexcept nogil:
+    # IN row: the window's first input row, of W pixels (pool_h rows follow, W apart);
+    # OUT out (OW,), arg (OW,): each window's first maximum and its offset y*pool_w + x
+    cdef Py_ssize_t ox, y, x
+    cdef real_t m, v, a, b, c, d
+    cdef unsigned char best
+    cdef bint t
+    if pool_h == 2 and pool_w == 2 and stride == 2:  # the book's networks' pooling, unrolled
+        for ox in range(OW):
+            a = row[2 * ox]
+            b = row[2 * ox + 1]
+            c = row[W + 2 * ox]
+            d = row[W + 2 * ox + 1]
+            # Branch-free selects: which element wins is data-dependent and unpredictable.
+            t = takes(b, a)
+            m = b if t else a
+            best = 1 if t else 0
+            t = takes(c, m)
+            m = c if t else m
+            best = 2 if t else best
+            t = takes(d, m)
+            m = d if t else m
+            best = 3 if t else best
+            out[ox] = m
+            arg[ox] = best
+        return
+    for ox in range(OW):
+        m = row[ox * stride]
+        best = 0
+        for y in range(pool_h):
+            for x in range(pool_w):
+                v = row[y * W + ox * stride + x]
+                if takes(v, m):
+                    m = v
+                    best = <unsigned char>(y * pool_w + x)
+        out[ox] = m
+        arg[ox] = best
+
+
 def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
     """Max pooling without padding: ``(out, arg)``, ``arg`` the first maximum's offset ``y*pool_w + x`` (uint8).
 
@@ -173,25 +218,13 @@ def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t poo
     arg_ = np.empty((N, C, OH, OW), dtype=np.uint8)
     cdef real_t[:, :, :, ::1] out = out_
     cdef unsigned char[:, :, :, ::1] arg = arg_
-    cdef Py_ssize_t n, c, oy, ox, y, xx, best
-    cdef real_t m, v
-    cdef const real_t* row
+    cdef Py_ssize_t plane, oy
+    cdef Py_ssize_t planes = N * C
     with nogil:
-        for n in range(N):
-            for c in range(C):
-                for oy in range(OH):
-                    for ox in range(OW):
-                        row = &x[n, c, oy * stride, ox * stride]
-                        m = row[0]
-                        best = 0
-                        for y in range(pool_h):
-                            for xx in range(pool_w):
-                                v = row[y * W + xx]
-                                if v > m or (v != v and m == m):
-                                    m = v
-                                    best = y * pool_w + xx
-                        out[n, c, oy, ox] = m
-                        arg[n, c, oy, ox] = <unsigned char>best
+        for plane in range(planes):
+            for oy in range(OH):
+                pool_row(&x[0, 0, 0, 0] + (plane * H + oy * stride) * W, W, OW, pool_h, pool_w, stride,
+                         &out[0, 0, 0, 0] + (plane * OH + oy) * OW, &arg[0, 0, 0, 0] + (plane * OH + oy) * OW)
     return out_, arg_
 
 
