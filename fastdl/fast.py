@@ -63,10 +63,11 @@ def _blocks(N: int, rows_per_image: int):
 class _ConvState:
     """What a fast forward pass keeps for its backward pass."""
 
-    __slots__ = ("x", "col_W", "out_h", "out_w")
+    __slots__ = ("x", "col_W", "out_h", "out_w", "relu_out")
 
     def __init__(self, x: np.ndarray, col_W: np.ndarray, out_h: int, out_w: int) -> None:
         self.x, self.col_W, self.out_h, self.out_w = x, col_W, out_h, out_w
+        self.relu_out: np.ndarray | None = None  # the output, where the next ReLU was fused in
 
 
 class Convolution(layers.Convolution):
@@ -88,6 +89,20 @@ class Convolution(layers.Convolution):
             super().backward_weights(dout)
         else:
             self._fast_backward(dout, False)
+
+    def forward_relu(self, x: np.ndarray, relu: Relu) -> np.ndarray:
+        """``relu.forward(self.forward(x))``, the ReLU fused into the bias pass where fast mode runs.
+
+        For fast networks (``forward``): the ReLU layer then passes ``dout``
+        through in backward, and this layer masks it.
+        """
+        out = self.forward(x)
+        if self._fast is None:
+            return relu.forward(out)
+        np.maximum(out, 0, out=out)  # a new array, not yet handed out
+        self._fast.relu_out = out
+        relu.fused()
+        return out
 
     def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
         W, b = self.W, self.b
@@ -143,6 +158,8 @@ class Convolution(layers.Convolution):
         FH, FW = self.W.shape[2:]
         dtype = image.dtype
         grad = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
+        if state.relu_out is not None:  # the fused ReLU's backward (a new array: dout is not written)
+            grad = np.where(state.relu_out.reshape(N, FN, P) <= 0, grad.dtype.type(0), grad)
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
         grad_buffer = np.empty(FN * step * P, dtype=dtype)
@@ -167,6 +184,40 @@ class Convolution(layers.Convolution):
         self.dW = dW.astype(dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
         return dx if want_dx else True
+
+
+class Relu(layers.Relu):
+    __doc__ = layers.Relu.__doc__
+
+    _fused = False  # the Convolution before computed this layer's output and will mask its gradient
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._fused = False
+        return super().forward(x)
+
+    def fused(self) -> None:
+        """Record that the layer before ran this layer's forward pass (``mask`` is then None)."""
+        self._fused = True
+        self.mask = None
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout if self._fused else super().backward(dout)
+
+
+def forward(net: object, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
+    """A convolutional network's ``predict`` in fast mode: its layers in turn, each Convolution
+    followed by a ReLU running the two fused. ``train_flg`` reaches the Dropout layers only."""
+    stack = net._stack()
+    i = 0
+    while i < len(stack):
+        layer = stack[i]
+        if isinstance(layer, Convolution) and i + 1 < len(stack) and isinstance(stack[i + 1], Relu):
+            x = layer.forward_relu(x, stack[i + 1])
+            i += 2
+            continue
+        x = layer.forward(x, train_flg) if isinstance(layer, layers.Dropout) else layer.forward(x)
+        i += 1
+    return x
 
 
 class Pooling(layers.Pooling):
@@ -213,4 +264,4 @@ class Pooling(layers.Pooling):
         return dx
 
 
-__all__ = ["Convolution", "Pooling"]
+__all__ = ["Convolution", "Relu", "Pooling", "forward"]

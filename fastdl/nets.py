@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastdl import fast, layers
+from fastdl._mode import is_fast
 from fastdl.reference import convnets as reference_convnets
 from fastdl.reference import layers as reference_layers
 from fastdl.reference import nets as reference
@@ -10,15 +11,16 @@ from fastdl.reference import nets as reference
 class _FastNet:
     """fastdl's layers, and a backprop that skips work nobody reads.
 
-    ``Convolution`` and ``Pooling`` are ``fastdl.fast``'s, which run fast
-    mode's kernels in fast mode (``fastdl.mode``) and the exact layers'
-    passes otherwise.
+    ``Convolution``, ``Relu`` and ``Pooling`` are ``fastdl.fast``'s, which
+    run fast mode's kernels in fast mode (``fastdl.mode``) and the exact
+    layers' passes otherwise; in fast mode the convolutional networks'
+    ``predict`` runs each Convolution and the ReLU after it fused.
     """
 
     Affine = layers.Affine
     Convolution = fast.Convolution
     Pooling = fast.Pooling
-    Relu = layers.Relu
+    Relu = fast.Relu
     Sigmoid = layers.Sigmoid
     BatchNormalization = layers.BatchNormalization
     Dropout = layers.Dropout
@@ -50,9 +52,15 @@ class MultiLayerNetExtend(_FastNet, reference.MultiLayerNetExtend):
 class SimpleConvNet(_FastNet, reference_convnets.SimpleConvNet):
     __doc__ = reference_convnets.SimpleConvNet.__doc__
 
+    def predict(self, x):
+        return fast.forward(self, x) if is_fast() else super().predict(x)
+
 
 class DeepConvNet(_FastNet, reference_convnets.DeepConvNet):
     __doc__ = reference_convnets.DeepConvNet.__doc__
+
+    def predict(self, x, train_flg=False):
+        return fast.forward(self, x, train_flg) if is_fast() else super().predict(x, train_flg)
 
 
 __all__ = ["MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet"]

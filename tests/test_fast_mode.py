@@ -81,6 +81,23 @@ def test_fast_mode_keeps_the_api(name):
     assert conv.dW is grads["W1"] and conv.db is grads["b1"]
     pools = [layer for layer in net._stack() if isinstance(layer, ref.Pooling)]
     assert all(pool.arg_max is None for pool in pools)
+    relu = net._stack()[1]
+    assert relu.mask is None  # documented: the ReLU after a Convolution runs fused into it
+    with fastdl.mode("fast"):
+        alone = conv.forward(x)  # a layer called on its own is not fused
+    assert (alone < 0).any()
+
+
+def test_a_fused_relu_backward_follows_its_forward():
+    x, t = _batch()
+    np.random.seed(1)
+    net = nets.SimpleConvNet()
+    with fastdl.mode("fast"):
+        net.loss(x, t)
+    relu = net.layers["Relu1"]
+    assert relu._fused
+    net.loss(x, t)  # exact mode now: the ReLU runs on its own again
+    assert not relu._fused and relu.mask is not None
 
 
 def test_fast_mode_draws_the_same_stream():
