@@ -158,8 +158,8 @@ class Convolution(layers.Convolution):
         FH, FW = self.W.shape[2:]
         dtype = image.dtype
         grad = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
-        if state.relu_out is not None:  # the fused ReLU's backward (a new array: dout is not written)
-            grad = np.where(state.relu_out.reshape(N, FN, P) <= 0, grad.dtype.type(0), grad)
+        masked = state.relu_out is not None  # the fused ReLU's backward
+        gate = state.relu_out.reshape(N, FN, P) if masked else grad
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
         grad_buffer = np.empty(FN * step * P, dtype=dtype)
@@ -172,8 +172,7 @@ class Convolution(layers.Convolution):
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             block = grad_buffer[:FN * nb * P].reshape(FN, nb * P)
-            block.reshape(FN, nb, P)[...] = grad[n0:n1].transpose(1, 0, 2)
-            db += block.sum(axis=1, dtype=np.float64)
+            _fastconv.gradient_block(grad, gate, masked, n0, n1, block, db)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.dot(block, col.T, out=part)
             dW += part

@@ -16,3 +16,7 @@ def pool_backward(
     dout: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8], dx: npt.NDArray[np.floating],
     pool_h: int, pool_w: int, stride: int,
 ) -> None: ...
+def gradient_block(
+    dout: npt.NDArray[np.floating], relu_out: npt.NDArray[np.floating], masked: bool, n0: int, n1: int,
+    block: npt.NDArray[np.floating], db: npt.NDArray[np.float64],
+) -> None: ...

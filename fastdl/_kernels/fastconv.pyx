@@ -10,8 +10,9 @@
 #   a scratch matrix and one BLAS product per block gives the block's
 #   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
 #   rather than keeping it (the whole `col` is the largest array of the
-#   exact step), and col2im_block adds the block's `dcol` (W.T @ dout)
-#   into `dx`.
+#   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
+#   (masked by a fused ReLU, summing `db` in float64), and col2im_block adds
+#   the block's `dcol` (W.T @ dout) into `dx`.
 # - Sums run in a fixed order for a given batch and block size, so results
 #   are deterministic; they differ from the exact path's by rounding only.
 # - Max pooling keeps each window's first arg-max as a uint8 offset inside
@@ -110,6 +111,44 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
         for n in range(n0, n1):
             im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride, pad,
                          OH, OW)
+
+
+def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
+                   Py_ssize_t n0, Py_ssize_t n1, real_t[:, ::1] block, double[::1] db):
+    """Images ``n0..n1-1`` of ``dout`` as the block's ``(FN, n*P)`` matrix; their sum over images and positions added to ``db``.
+
+    IN dout (N, FN, P), relu_out (N, FN, P): where ``masked``, the entries
+    whose ``relu_out`` is ``<= 0`` count as 0 (a fused ReLU's backward; a
+    NaN output lets the gradient through, as the book's mask does);
+    OUT block (FN, (n1-n0)*P); IN/OUT db (FN,) float64.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f, p
+    cdef double s
+    cdef real_t v
+    cdef const real_t* src
+    cdef const real_t* gate
+    cdef real_t* dst
+    _check_block(n0, n1, N)
+    if (relu_out.shape[0] != N or relu_out.shape[1] != FN or relu_out.shape[2] != P or block.shape[0] != FN
+            or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, relu_out, block and db do not fit together")
+    with nogil:
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                src = &dout[n, f, 0]
+                gate = &relu_out[n, f, 0]
+                dst = &block[f, 0] + (n - n0) * P
+                if masked:
+                    for p in range(P):
+                        v = 0 if gate[p] <= 0 else src[p]
+                        dst[p] = v
+                        s += v
+                else:
+                    for p in range(P):
+                        dst[p] = src[p]
+                        s += src[p]
+            db[f] += s
 
 
 cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t H,

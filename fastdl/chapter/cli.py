@@ -99,8 +99,8 @@ def _add_common_options(parser, defaults):
                              "the cache, else a download), or a directory of IDX files (default: embedded)")
     parser.add_argument("--mode", choices=MODES, default=default(get_mode()),
                         help="'exact': the book's numbers bit for bit; 'fast': fastdl.nets may reorder sums "
-                             "and fuse layers, within the bounds of docs/SPEC.md (default: $FASTDL_MODE "
-                             "or exact, here %(default)s)")
+                             "and fuse layers, within the bounds of docs/SPEC.md (default: $FASTDL_MODE, "
+                             "else exact)")
     parser.add_argument("--threads", type=_positive_int, default=default(1),
                         help="compute threads of BLAS and OpenMP (default: 1; at the chapter's matrix sizes "
                              "more threads mostly add overhead, and one makes timings steadier)")
