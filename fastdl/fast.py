@@ -63,11 +63,14 @@ def _blocks(N: int, rows_per_image: int):
 class _ConvState:
     """What a fast forward pass keeps for its backward pass."""
 
-    __slots__ = ("x", "col_W", "out_h", "out_w", "relu_out")
+    __slots__ = ("x", "col_W", "out_h", "out_w", "relu_out", "pool", "pooled", "arg")
 
     def __init__(self, x: np.ndarray, col_W: np.ndarray, out_h: int, out_w: int) -> None:
         self.x, self.col_W, self.out_h, self.out_w = x, col_W, out_h, out_w
         self.relu_out: np.ndarray | None = None  # the output, where the next ReLU was fused in
+        self.pool: tuple[int, int, int] | None = None  # (pool_h, pool_w, stride) where ReLU and pooling were
+        self.pooled: np.ndarray | None = None  # the pooled output then, and its windows' arg-max offsets
+        self.arg: np.ndarray | None = None
 
 
 class Convolution(layers.Convolution):
@@ -80,6 +83,25 @@ class Convolution(layers.Convolution):
         out = self._fast_forward(x) if is_fast() else None
         return super().forward(x) if out is None else out
 
+    def forward_fused(self, x: np.ndarray, relu: Relu, pool: Pooling | None = None) -> np.ndarray:
+        """``relu.forward(self.forward(x))`` (then ``pool.forward``), as one pass where fast mode covers it.
+
+        For fast networks (``forward``): the fused ReLU and Pooling layers
+        then pass ``dout`` through in backward, and this layer takes the
+        pooled gradient.
+        """
+        self._fast = None
+        fusable = pool is not None and pool._fusable(_compute_dtype(self))
+        out = self._fast_forward(x, relu=True, pool=pool if fusable else None) if is_fast() else None
+        if out is None:
+            out = relu.forward(super().forward(x))
+        else:
+            relu.fused()
+            if fusable:
+                pool.fused()
+                return out
+        return out if pool is None else pool.forward(out)
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return super().backward(dout) if self._fast is None else self._fast_backward(dout, True)
 
@@ -90,21 +112,7 @@ class Convolution(layers.Convolution):
         else:
             self._fast_backward(dout, False)
 
-    def forward_relu(self, x: np.ndarray, relu: Relu) -> np.ndarray:
-        """``relu.forward(self.forward(x))``, the ReLU fused into the bias pass where fast mode runs.
-
-        For fast networks (``forward``): the ReLU layer then passes ``dout``
-        through in backward, and this layer masks it.
-        """
-        out = self.forward(x)
-        if self._fast is None:
-            return relu.forward(out)
-        np.maximum(out, 0, out=out)  # a new array, not yet handed out
-        self._fast.relu_out = out
-        relu.fused()
-        return out
-
-    def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
+    def _fast_forward(self, x: np.ndarray, relu: bool = False, pool: Pooling | None = None) -> np.ndarray | None:
         W, b = self.W, self.b
         dtype = _compute_dtype(self)
         if (_fastconv is None or type(W) is not np.ndarray or W.ndim != 4 or W.dtype != dtype
@@ -119,25 +127,41 @@ class Convolution(layers.Convolution):
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
         P = out_h * out_w
+        if pool is not None and pool._output_size(out_h, out_w) is None:
+            return None
         filters = W.reshape(FN, -1)  # (FN, K), a view as the exact layer's col_W: backward reads W then
         K = C * FH * FW
-        out = np.empty((N, FN, P), dtype=dtype)
+        state = _ConvState(image, filters, out_h, out_w)
+        if pool is None:
+            out = np.empty((N, FN, P), dtype=dtype)
+        else:
+            state.pool = (pool.pool_h, pool.pool_w, pool.stride)
+            out = np.empty((N, FN, *pool._output_size(out_h, out_w)), dtype=dtype)
+            state.pooled, state.arg = out, np.empty(out.shape, dtype=np.uint8)
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
         prod_buffer = np.empty(FN * step * P, dtype=dtype)
-        bias = b.reshape(FN, 1, 1)
+        bias = b.reshape(1, FN, 1)
         for n0, n1 in blocks:
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.dot(filters, col, out=prod)
-            np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias.reshape(1, FN, 1), out=out[n0:n1])
+            if pool is None:
+                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=out[n0:n1])
+            else:
+                _fastconv.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
+        if pool is None:
+            out = out.reshape(N, FN, out_h, out_w)
+            if relu:
+                np.maximum(out, 0, out=out)  # a new array, not yet handed out
+                state.relu_out = out
         self.x = x
         self.col = None
         self.col_W = filters.T
-        self._fast = _ConvState(image, filters, out_h, out_w)
-        return out.reshape(N, FN, out_h, out_w)
+        self._fast = state
+        return out
 
     def _fast_backward(self, dout: np.ndarray, want_dx: bool) -> np.ndarray | bool:
         """``dx`` (or ``True`` without ``want_dx``) after setting ``dW`` and ``db``."""
@@ -146,7 +170,7 @@ class Convolution(layers.Convolution):
         N, C, H, Wd = image.shape
         FN, K = filters.shape
         P = state.out_h * state.out_w
-        expected = (N, FN, state.out_h, state.out_w)
+        expected = (N, FN, state.out_h, state.out_w) if state.pooled is None else state.pooled.shape
         if not isinstance(dout, np.ndarray):
             raise TypeError(f"Convolution.backward expects a NumPy array, not {type(dout).__name__}")
         if dout.shape != expected:
@@ -157,9 +181,11 @@ class Convolution(layers.Convolution):
                              f"{FN} filters of {K} weights")
         FH, FW = self.W.shape[2:]
         dtype = image.dtype
-        grad = np.ascontiguousarray(dout, dtype=dtype).reshape(N, FN, P)
+        grad = np.ascontiguousarray(dout, dtype=dtype)
         masked = state.relu_out is not None  # the fused ReLU's backward
-        gate = state.relu_out.reshape(N, FN, P) if masked else grad
+        if state.pooled is None:
+            grad = grad.reshape(N, FN, P)
+            gate = state.relu_out.reshape(N, FN, P) if masked else grad
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
         grad_buffer = np.empty(FN * step * P, dtype=dtype)
@@ -172,7 +198,11 @@ class Convolution(layers.Convolution):
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             block = grad_buffer[:FN * nb * P].reshape(FN, nb * P)
-            _fastconv.gradient_block(grad, gate, masked, n0, n1, block, db)
+            if state.pooled is None:
+                _fastconv.gradient_block(grad, gate, masked, n0, n1, block, db)
+            else:
+                _fastconv.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
+                                              *state.pool, block, db)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.dot(block, col.T, out=part)
             dW += part
@@ -205,14 +235,15 @@ class Relu(layers.Relu):
 
 def forward(net: object, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
     """A convolutional network's ``predict`` in fast mode: its layers in turn, each Convolution
-    followed by a ReLU running the two fused. ``train_flg`` reaches the Dropout layers only."""
+    followed by a ReLU (and a Pooling) running fused. ``train_flg`` reaches the Dropout layers only."""
     stack = net._stack()
     i = 0
     while i < len(stack):
         layer = stack[i]
         if isinstance(layer, Convolution) and i + 1 < len(stack) and isinstance(stack[i + 1], Relu):
-            x = layer.forward_relu(x, stack[i + 1])
-            i += 2
+            pool = stack[i + 2] if i + 2 < len(stack) and isinstance(stack[i + 2], Pooling) else None
+            x = layer.forward_fused(x, stack[i + 1], pool)
+            i += 2 if pool is None else 3
             continue
         x = layer.forward(x, train_flg) if isinstance(layer, layers.Dropout) else layer.forward(x)
         i += 1
@@ -223,14 +254,31 @@ class Pooling(layers.Pooling):
     __doc__ = layers.Pooling.__doc__
 
     _fast: tuple[np.ndarray, tuple[int, ...]] | None = None
+    _fused = False  # the Convolution before computed this layer's output and takes its gradient
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._fast = None
+        self._fused = False
         out = self._fast_forward(x) if is_fast() else None
         return super().forward(x) if out is None else out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._fused:
+            return dout
         return super().backward(dout) if self._fast is None else self._fast_backward(dout)
+
+    def _fusable(self, dtype: np.dtype) -> bool:
+        """Whether a Convolution of ``dtype`` may pool for this layer (``bias_relu_pool_block``)."""
+        return (_fastconv is not None and self.pad == 0 and _compute_dtype(self) == dtype
+                and all(layers._is_int(v) and v >= 1 for v in (self.pool_h, self.pool_w, self.stride))
+                and self.pool_h * self.pool_w <= 255)
+
+    def fused(self) -> None:
+        """Record that the layer before ran this layer's forward pass (``x`` and ``arg_max`` are then None)."""
+        self._fast = None
+        self._fused = True
+        self.x = None
+        self.arg_max = None
 
     def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
         dtype = _compute_dtype(self)

@@ -83,6 +83,7 @@ def test_fast_mode_keeps_the_api(name):
     assert all(pool.arg_max is None for pool in pools)
     relu = net._stack()[1]
     assert relu.mask is None  # documented: the ReLU after a Convolution runs fused into it
+    assert all(pool.x is None for pool in pools)  # and the Pooling after that ReLU too
     with fastdl.mode("fast"):
         alone = conv.forward(x)  # a layer called on its own is not fused
     assert (alone < 0).any()
@@ -356,5 +357,15 @@ def test_kernels_refuse_bad_arguments():
                                np.zeros((1, 1, 2, 2)), 2, 2, 2)
     with pytest.raises(ValueError, match="255"):
         fastconv.pool_forward(np.zeros((1, 1, 16, 16)), 16, 16, 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.bias_relu_pool_block(np.zeros((2, 16)), np.zeros(2), 0, 4, 4, 2, 2, 2,
+                                      np.zeros((1, 2, 3, 2)), np.zeros((1, 2, 3, 2), np.uint8))
+    pooled, arg = np.ones((1, 2, 2, 2)), np.full((1, 2, 2, 2), 4, np.uint8)
+    with pytest.raises(ValueError, match="outside the window"):
+        fastconv.pool_gradient_block(pooled, pooled, arg, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 16)), np.zeros(2))
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.pool_gradient_block(pooled, pooled, arg * 0, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 15)), np.zeros(2))
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.gradient_block(np.zeros((1, 2, 4)), np.zeros((1, 2, 5)), True, 0, 1, np.zeros((2, 4)), np.zeros(2))
     with pytest.raises(ValueError, match="dtype mismatch"):
         fastconv.im2col_block(x.astype(np.float32), 0, 1, 3, 3, 1, 1, col)

@@ -18,6 +18,11 @@
 # - Max pooling keeps each window's first arg-max as a uint8 offset inside
 #   the window (NaN counts as the maximum), in the output's layout: an
 #   eighth of the exact path's intp `arg_max`.
+# - Convolution + ReLU + pooling fused (bias_relu_pool_block): the block's
+#   product, still in cache, gets the bias and the ReLU in place and is
+#   pooled at once, so the convolution's output is never stored; backward
+#   (pool_gradient_block) scatters the pooled gradient straight into the
+#   block's (FN, n*OH*OW) gradient matrix.
 #
 # Single-threaded: the matrix products (BLAS) are the step's bulk and use
 # BLAS's threads. The `def` wrappers validate shapes and ranges before
@@ -239,6 +244,88 @@ cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t po
                     best = <unsigned char>(y * pool_w + x)
         out[ox] = m
         arg[ox] = best
+
+
+def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, Py_ssize_t OH, Py_ssize_t OW,
+                         Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                         real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
+    """Convolution + bias + ReLU + max pooling of a block: pool each image's ``max(0, prod + b)``.
+
+    IN/OUT prod (FN, nb*OH*OW): the block's convolution, which gets the bias
+    and the ReLU in place (a NaN stays, as the book's mask keeps it);
+    b (FN,); OUT out (N, FN, PH, PW) and arg (same shape, uint8) for images
+    ``n0..n0+nb-1``, as ``pool_forward`` computes them.
+    """
+    cdef Py_ssize_t FN = prod.shape[0], P = OH * OW, f, n, i, py
+    cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
+    cdef Py_ssize_t PH = out.shape[2], PW = out.shape[3]
+    cdef real_t* plane
+    cdef real_t v, bias
+    if (P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
+            or not 0 <= n0 <= out.shape[0] - nb or pool_h < 1 or pool_w < 1 or stride < 1
+            or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or arg.shape[0] != out.shape[0] or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW):
+        raise ValueError("prod, b, out and arg do not fit together")
+    with nogil:
+        for f in range(FN):
+            bias = b[f]
+            for n in range(nb):
+                plane = &prod[f, 0] + n * P
+                for i in range(P):
+                    v = plane[i] + bias
+                    plane[i] = 0 if v <= 0 else v
+                for py in range(PH):
+                    pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
+                             &out[n0 + n, f, py, 0], &arg[n0 + n, f, py, 0])
+
+
+def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, ::1] pooled,
+                        const unsigned char[:, :, :, ::1] arg, Py_ssize_t n0, Py_ssize_t n1,
+                        Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                        real_t[:, ::1] block, double[::1] db):
+    """The backward of ``bias_relu_pool_block`` for images ``n0..n1-1``, as ``gradient_block`` lays it out.
+
+    IN dout, pooled, arg (N, FN, PH, PW): each ``dout`` value (0 where the
+    pooled output is ``<= 0``: the ReLU's mask) goes to its window's maximum;
+    OUT block (FN, (n1-n0)*OH*OW), zero elsewhere (overlapping windows add);
+    IN/OUT db (FN,) float64 += the block's sums.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], PH = dout.shape[2], PW = dout.shape[3]
+    cdef Py_ssize_t P = OH * OW, f, n, py, px, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef double s
+    cdef real_t g
+    cdef real_t* dst
+    cdef bint bad = False
+    _check_block(n0, n1, N)
+    if (pooled.shape[0] != N or pooled.shape[1] != FN or pooled.shape[2] != PH or pooled.shape[3] != PW
+            or arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW
+            or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or block.shape[0] != FN or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, pooled, arg, block and db do not fit together")
+    with nogil:
+        for i in range(n0 * FN * PH * PW, n1 * FN * PH * PW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    with nogil:
+        memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                dst = &block[f, 0] + (n - n0) * P
+                for py in range(PH):
+                    for px in range(PW):
+                        g = dout[n, f, py, px]
+                        if pooled[n, f, py, px] <= 0:
+                            g = 0
+                        a = arg[n, f, py, px]
+                        dst[(py * stride + a // pool_w) * OW + px * stride + a % pool_w] += g
+                        s += g
+            db[f] += s
 
 
 def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
