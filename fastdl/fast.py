@@ -25,9 +25,11 @@ from fastdl._mode import is_fast
 
 _fastconv = _backend.load("fastconv")
 
-# Rows of ``col`` per block: (2048, 144) float32 is 1.2 MB, in cache while
-# BLAS multiplies it (docs/SPEC.md section 7's measurements).
-BLOCK_ROWS = 2048
+# Window positions per block: a block's col, (144, 512) float32 for
+# DeepConvNet's second layer, is 288 KB, in the core's L2 cache while BLAS
+# multiplies it. 512 gave the fastest DeepConvNet step of 256, 512, 1024,
+# 2048 (bench/bench_fast.py's step in float32 and float64).
+BLOCK_ROWS = 512
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -171,11 +171,12 @@ def test_deterministic_for_a_thread_count(dtype):
 def test_block_size_changes_only_the_rounding():
     x, t = _batch(12)
     default = _fast_gradient("DeepConvNet", np.float64, x, t)[1]
+    block_rows = fast.BLOCK_ROWS
     try:
         fast.BLOCK_ROWS = 64
         small = _fast_gradient("DeepConvNet", np.float64, x, t)[1]
     finally:
-        fast.BLOCK_ROWS = 2048
+        fast.BLOCK_ROWS = block_rows
     for key in default:
         assert _rel(small[key], default[key]) <= 1e-12, key
 
@@ -369,3 +370,24 @@ def test_kernels_refuse_bad_arguments():
         fastconv.gradient_block(np.zeros((1, 2, 4)), np.zeros((1, 2, 5)), True, 0, 1, np.zeros((2, 4)), np.zeros(2))
     with pytest.raises(ValueError, match="dtype mismatch"):
         fastconv.im2col_block(x.astype(np.float32), 0, 1, 3, 3, 1, 1, col)
+
+
+@pytest.mark.parametrize(("H", "W", "FH", "FW", "stride", "pad"),
+                         [(5, 5, 3, 3, 1, 1), (6, 4, 3, 5, 1, 2), (4, 4, 1, 1, 1, 0), (3, 7, 5, 3, 1, 1),
+                          (2, 5, 5, 5, 1, 2), (7, 9, 3, 4, 2, 1), (6, 6, 3, 3, 1, 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_im2col_and_col2im_blocks_against_the_reference(H, W, FH, FW, stride, pad, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, H, W)).astype(dtype)
+    expected = ref.im2col(x, FH, FW, stride, pad)  # rows (n, oy, ox), columns (c, y, x)
+    P = expected.shape[0] // 3
+    col = np.full((expected.shape[1], 2 * P), np.nan, dtype=dtype)
+    fastconv.im2col_block(x, 1, 3, FH, FW, stride, pad, col)
+    assert np.array_equal(col, expected[P:].T)
+    dcol = rng.standard_normal(col.shape).astype(dtype)
+    dx = np.zeros_like(x)
+    fastconv.col2im_block(dcol, dx, 1, 3, FH, FW, stride, pad)
+    full = np.zeros((expected.shape[0], expected.shape[1]))
+    full[P:] = dcol.T
+    assert np.allclose(dx, ref.col2im(full, x.shape, FH, FW, stride, pad), rtol=1e-5, atol=1e-5)
+    assert not dx[0].any()

@@ -6,7 +6,7 @@
 #   outputs of one filter offset is then one contiguous copy (the book's
 #   row layout makes it a copy of FW elements).
 # - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
-#   cache (about 2,048 window positions): im2col_block unfolds a block into
+#   cache (about 512 window positions): im2col_block unfolds a block into
 #   a scratch matrix and one BLAS product per block gives the block's
 #   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
 #   rather than keeping it (the whole `col` is the largest array of the
@@ -27,7 +27,7 @@
 # Single-threaded: the matrix products (BLAS) are the step's bulk and use
 # BLAS's threads. The `def` wrappers validate shapes and ranges before
 # `nogil`; fastdl/fast.py decides what reaches them.
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
 
@@ -72,7 +72,7 @@ cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t
                        Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
     # IN img (C, H, W); OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
     # `col` transposed, so that each run of OW outputs is one contiguous copy.
-    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
+    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi, oy_lo, oy_hi, start, length
     cdef const real_t* src
     cdef real_t* dst
     for c in range(C):
@@ -80,6 +80,26 @@ cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t
             for x in range(FW):
                 valid_columns(x, W, OW, stride, pad, &lo, &hi)
                 dst = col + ((c * FH + y) * FW + x) * ld
+                if stride == 1 and OW == W:
+                    # The rows of a filter offset are then one run of the image shifted by (y - pad, x - pad):
+                    # one copy, then zeros where a window column falls outside the image (the copy wrapped there).
+                    oy_lo = min(max(pad - y, 0), OH)
+                    oy_hi = max(min(H + pad - y, OH), oy_lo)
+                    memset(dst, 0, oy_lo * OW * sizeof(real_t))
+                    memset(dst + oy_hi * OW, 0, (OH - oy_hi) * OW * sizeof(real_t))
+                    start = oy_lo * OW + lo
+                    length = (oy_hi - oy_lo) * OW - lo - (OW - hi)
+                    if oy_hi > oy_lo and length > 0:
+                        memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
+                               length * sizeof(real_t))
+                        for oy in range(oy_lo, oy_hi):
+                            for ox in range(lo):
+                                dst[oy * OW + ox] = 0
+                            for ox in range(hi, OW):
+                                dst[oy * OW + ox] = 0
+                    elif oy_hi > oy_lo:
+                        memset(dst + oy_lo * OW, 0, (oy_hi - oy_lo) * OW * sizeof(real_t))
+                    continue
                 for oy in range(OH):
                     iy = oy * stride + y - pad
                     if iy < 0 or iy >= H:
