@@ -128,7 +128,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--book", help="a checkout of the book (its common, ch07, ch08)")
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--nets", nargs="+", default=["SimpleConvNet", "DeepConvNet"])
+    parser.add_argument("--nets", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     parser.add_argument("--accuracy", action="store_true")
     args = parser.parse_args()
     book_nets, BookAdam = book_classes(args.book)

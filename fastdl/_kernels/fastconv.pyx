@@ -55,6 +55,17 @@ def _check_geometry(Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py
         raise ValueError("window, stride or pad describe no window inside the padded image")
 
 
+def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t n0, Py_ssize_t n1,
+               Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, Py_ssize_t cols):
+    """``(OH, OW)`` after checking a block's range, the geometry and its `col`'s shape ``(rows, cols)``."""
+    _check_block(n0, n1, N)
+    _check_geometry(H, W, FH, FW, stride, pad)
+    OH, OW = out_size(H, FH, stride, pad), out_size(W, FW, stride, pad)
+    if rows != C * FH * FW or cols != (n1 - n0) * OH * OW:
+        raise ValueError(f"col has shape ({rows}, {cols}), needs ({C * FH * FW}, {(n1 - n0) * OH * OW})")
+    return OH, OW
+
+
 cdef inline void valid_columns(Py_ssize_t x, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t stride, Py_ssize_t pad,
                                Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
     # The outputs ox whose input column ox*stride + x - pad lies inside 0..W-1: lo <= ox < hi.
@@ -125,13 +136,9 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
 
     IN x (N, C, H, W); OUT col (C*FH*FW, (n1-n0)*OH*OW): ``col[(c, y, x), (n-n0, oy, ox)]``.
     """
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n
-    _check_block(n0, n1, N)
-    _check_geometry(H, W, FH, FW, stride, pad)
-    cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
     cdef Py_ssize_t P = OH * OW
-    if col.shape[0] != C * FH * FW or col.shape[1] != (n1 - n0) * P:
-        raise ValueError(f"col has shape {tuple(col.shape)[:2]}, needs ({C * FH * FW}, {(n1 - n0) * P})")
     with nogil:
         for n in range(n0, n1):
             im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride, pad,
@@ -208,13 +215,9 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
 
     IN col (C*FH*FW, (n1-n0)*OH*OW); IN/OUT dx (N, C, H, W).
     """
-    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n
-    _check_block(n0, n1, N)
-    _check_geometry(H, W, FH, FW, stride, pad)
-    cdef Py_ssize_t OH = out_size(H, FH, stride, pad), OW = out_size(W, FW, stride, pad)
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
     cdef Py_ssize_t P = OH * OW
-    if col.shape[0] != C * FH * FW or col.shape[1] != (n1 - n0) * P:
-        raise ValueError(f"col has shape {tuple(col.shape)[:2]}, needs ({C * FH * FW}, {(n1 - n0) * P})")
     with nogil:
         for n in range(n0, n1):
             col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
