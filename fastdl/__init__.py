@@ -50,11 +50,11 @@ def show_config() -> None:
     """Print fastdl's version, NumPy's, the compiled kernels in use, the thread count and the mode."""
     import numpy as np
 
-    from fastdl import layers, optim
+    from fastdl import fast, layers, optim
     print(f"fastdl {__version__} (NumPy {np.__version__})")
     for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
                          ("dropout", layers._dropout), ("activations", layers._activations),
-                         ("conv", layers._conv)]:
+                         ("conv", layers._conv), ("fastconv", fast._fastconv)]:
         if module is None:
             print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
         else:
