@@ -132,3 +132,10 @@ def test_cli_takes_mode():
     assert build_parser().parse_args(["convnet"]).mode == "exact"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["convnet", "--mode", "turbo"])
+
+
+def test_an_experiment_records_its_mode(tmp_path):
+    from fastdl.chapter.runner import run_experiment
+    with fastdl.mode("fast"):
+        record = run_experiment("paths", "fastdl", "quick", None, tmp_path)
+    assert record["mode"] == "fast"
