@@ -47,7 +47,12 @@ def _fast_image(x: object, dtype: np.dtype) -> np.ndarray | None:
     if (type(x) is not np.ndarray or x.ndim != 4 or x.size == 0 or x.dtype.kind != "f"
             or x.dtype.itemsize > 8 or dtype not in _FAST_DTYPES):
         return None
-    return np.ascontiguousarray(x, dtype=dtype)
+    return _kernel_array(x, dtype)
+
+
+def _kernel_array(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` as a C-ordered, aligned, native array of ``dtype`` (a copy only where it is not one)."""
+    return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
 def _check_real(dout: np.ndarray, layer: str) -> None:
@@ -183,7 +188,7 @@ class Convolution(layers.Convolution):
                              f"{FN} filters of {K} weights")
         FH, FW = self.W.shape[2:]
         dtype = image.dtype
-        grad = np.ascontiguousarray(dout, dtype=dtype)
+        grad = _kernel_array(dout, dtype)
         masked = state.relu_out is not None  # the fused ReLU's backward
         if state.pooled is None:
             grad = grad.reshape(N, FN, P)
@@ -308,7 +313,7 @@ class Pooling(layers.Pooling):
         _check_real(dout, "Pooling")
         dtype = _compute_dtype(self)
         dx = np.zeros(shape, dtype=dtype)
-        _fastconv.pool_backward(np.ascontiguousarray(dout, dtype=dtype), arg, dx,
+        _fastconv.pool_backward(_kernel_array(dout, dtype), arg, dx,
                                 self.pool_h, self.pool_w, self.stride)
         return dx
 

@@ -407,3 +407,20 @@ def test_a_fast_step_needs_no_more_memory_than_an_exact_step():
     exact = _step_peak("exact", np.float64, x, t)
     assert _step_peak("fast", np.float64, x, t) <= exact / 2  # no whole col: about a tenth at batch 100
     assert _step_peak("fast", np.float32, x, t) <= exact / 4
+
+
+def test_misaligned_and_byte_swapped_input():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 5, 5))
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    misaligned = raw[1:].view(np.float64).reshape(x.shape)
+    misaligned[...] = x
+    assert not misaligned.flags.aligned
+    swapped = x.astype(x.dtype.newbyteorder())
+    expected = _conv().forward(x)
+    for variant in (misaligned, swapped):
+        layer = _conv()
+        with fastdl.mode("fast"):
+            out = layer.forward(variant)
+            layer.backward(np.ones_like(out))
+        assert layer._fast is not None and _rel(out, expected) <= 1e-14
