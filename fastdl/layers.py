@@ -443,7 +443,7 @@ class Convolution(reference.Convolution):
 class Pooling(reference.Pooling):
     """Max pooling over ``pool_h`` x ``pool_w`` windows of ``(N, C, H, W)`` images.
 
-    The reference layer (same constructor, ``stride=1`` by default as in
+    The reference layer (same constructor, ``stride=2`` by default as in
     the book, and attributes ``x``, ``arg_max``), whose forward pass
     (maximum and first arg-max together) and backward pass (scatter and
     fold together) run compiled kernels with the reference's results bit
