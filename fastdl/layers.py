@@ -5,10 +5,9 @@
 kernels wherever a kernel computes exactly what the reference would, and
 the reference's own NumPy code everywhere else; bad input gets a clear
 error, and a kernel only ever sees input it covers. ``Sigmoid``, ``Affine``
-and ``SoftmaxWithLoss`` are the reference's: in a profile of the book's
-training step (``MultiLayerNetExtend``, batch 100) ``Affine`` spends its
-time in BLAS matrix products, its bias add and ``sum(0)`` take about 2 %
-of the step, softmax runs once per step, and the network has no Sigmoid.
+and ``SoftmaxWithLoss`` are the reference's: ``Affine`` spends its time in
+BLAS matrix products, which a kernel would not speed up, softmax runs once
+per step, and the chapter's networks train with ReLU.
 ``Convolution`` and ``Pooling`` (chapters 7-8) run compiled ``im2col``,
 ``col2im`` and max-pooling kernels around NumPy's matrix products.
 """

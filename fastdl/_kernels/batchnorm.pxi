@@ -18,7 +18,7 @@
 # sets (`rows_spread_over_sets`): the L1 indexes sets by address mod 4 KiB,
 # and rows (nearly) a multiple of 4 KiB apart would evict one another;
 # there it runs one loop per column sum on the block, which it then reads
-# from cache. bench/README.md has the measurements behind these choices.
+# from cache. bench/bench_layers.py measures the passes against the reference.
 #
 # Every output is a new array; nothing the caller holds is written.
 #
