@@ -77,14 +77,9 @@ class _Optimizer:
 
 
 class SGD(_Optimizer):
-    """Stochastic gradient descent: ``p -= lr*g``.
+    """Stochastic gradient descent: ``p -= lr*g``, learning rate ``lr`` (default 0.01).
 
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``_Optimizer``.
+    The keyword-only options beyond the book are ``_Optimizer``'s.
     """
 
     def __init__(self, lr=0.01, *, weight_decay=0.0, decoupled=False, maximize=False):
@@ -138,14 +133,9 @@ class Nesterov(_Velocity):
 
 
 class AdaGrad(_Optimizer):
-    """AdaGrad: ``h += g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
+    """AdaGrad: ``h += g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``, learning rate ``lr`` (default 0.01).
 
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``_Optimizer``.
+    The keyword-only options beyond the book are ``_Optimizer``'s.
     """
 
     _state = ("h",)
