@@ -17,15 +17,6 @@ class _FastNet:
     ``predict`` runs each Convolution and the ReLU after it fused.
     """
 
-    Affine = layers.Affine
-    Convolution = fast.Convolution
-    Pooling = fast.Pooling
-    Relu = fast.Relu
-    Sigmoid = layers.Sigmoid
-    BatchNormalization = layers.BatchNormalization
-    Dropout = layers.Dropout
-    SoftmaxWithLoss = layers.SoftmaxWithLoss
-
     def _backprop(self) -> None:
         # The reference's backprop, except that the first Affine or
         # Convolution skips the gradient of the network's input, which
@@ -39,6 +30,14 @@ class _FastNet:
         for layer in reversed(stack[1:]):
             dout = layer.backward(dout)
         stack[0].backward_weights(dout)
+
+
+# Every layer class the networks build from (reference.LayerClasses), fastdl's:
+# Convolution, Relu and Pooling from fastdl.fast, the others from fastdl.layers.
+_FAST_LAYERS = {"Convolution": fast.Convolution, "Relu": fast.Relu, "Pooling": fast.Pooling}
+for _name, _value in vars(reference.LayerClasses).items():
+    if isinstance(_value, type):
+        setattr(_FastNet, _name, _FAST_LAYERS.get(_name) or getattr(layers, _name))
 
 
 class MultiLayerNet(_FastNet, reference.MultiLayerNet):
