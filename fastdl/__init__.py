@@ -5,6 +5,7 @@
 ``fastdl.trainer`` are the same API backed by compiled kernels where they apply.
 """
 from fastdl import _backend
+from fastdl._mode import get_mode, mode, set_mode
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -46,20 +47,21 @@ __version__ = "0.1.0"
 
 
 def show_config() -> None:
-    """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
+    """Print fastdl's version, NumPy's, the compiled kernels in use, the thread count and the mode."""
     import numpy as np
 
-    from fastdl import layers, optim
+    from fastdl import fast, layers, optim
     print(f"fastdl {__version__} (NumPy {np.__version__})")
     for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
                          ("dropout", layers._dropout), ("activations", layers._activations),
-                         ("conv", layers._conv)]:
+                         ("conv", layers._conv), ("fastconv", fast._fastconv)]:
         if module is None:
             print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
         else:
             print(f"  kernel {name}: {module.__name__.rsplit('.', 1)[-1]}")
     openmp = _threads is not None and _threads.OPENMP
     print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
+    print(f"  mode: {get_mode()}")
 
 
 __all__ = [
@@ -69,5 +71,6 @@ __all__ = [
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
-    "show_config", "set_num_threads", "get_num_threads", "__version__",
+    "show_config", "set_num_threads", "get_num_threads", "set_mode", "get_mode", "mode",
+    "__version__",
 ]

@@ -195,7 +195,7 @@ class BatchNormalization(reference.BatchNormalization):
     momentum : float, default 0.9
         Weight of the old running statistics.
     running_mean, running_var : ndarray of shape (D,), optional
-        Start as float64 zeros on the first ``forward``.
+        Start as zeros of ``dtype`` (``None``: float64) on the first ``forward``.
     spatial : bool, default False
         Opt-in per-channel normalisation of 4-D ``(N, C, H, W)`` input:
         statistics over ``N, H, W`` for each channel, ``gamma``/``beta``
@@ -231,8 +231,8 @@ class BatchNormalization(reference.BatchNormalization):
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  running_mean: np.ndarray | None = None, running_var: np.ndarray | None = None,
-                 *, spatial: bool = False) -> None:
-        super().__init__(gamma, beta, momentum, running_mean, running_var)
+                 *, spatial: bool = False, dtype: np.typing.DTypeLike | None = None) -> None:
+        super().__init__(gamma, beta, momentum, running_mean, running_var, dtype=dtype)
         self.spatial = spatial
 
     def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
@@ -254,8 +254,8 @@ class BatchNormalization(reference.BatchNormalization):
     def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
         """The forward pass on the ``(rows, features)`` matrix: the kernel, or the reference where it declines."""
         if self.running_mean is None and _float_array(x):
-            self.running_mean = np.zeros(x.shape[1])
-            self.running_var = np.zeros(x.shape[1])
+            self.running_mean = np.zeros(x.shape[1], dtype=self.dtype)
+            self.running_var = np.zeros(x.shape[1], dtype=self.dtype)
         if _batchnorm is not None:
             if not train_flg:
                 out = _batchnorm.forward_test(x, self.gamma, self.beta,
@@ -329,6 +329,11 @@ class BatchNormalization(reference.BatchNormalization):
                 raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
 
 
+def _book_float64(layer: reference.Convolution | reference.Pooling) -> bool:
+    """Whether the layer computes in the book's float64 (``dtype`` None or float64), as the kernels do."""
+    return layer.dtype is None or layer.dtype == np.float64
+
+
 def _check_images(x: object, layer: str) -> None:
     """Reject what is not a non-empty ``(N, C, H, W)`` array, with a clear message."""
     if not isinstance(x, np.ndarray):
@@ -384,7 +389,8 @@ class Convolution(reference.Convolution):
         _check_window("Convolution", H, W, FH, FW, self.stride, self.pad)
         image = _kernel_image(x)
         b = self.b
-        if (_conv is None or image is None or self.W.dtype not in _SOURCE_DTYPES or type(b) is not np.ndarray
+        if (_conv is None or image is None or not _book_float64(self) or self.W.dtype not in _SOURCE_DTYPES
+                or type(b) is not np.ndarray
                 or b.dtype not in _SOURCE_DTYPES or b.shape != (FN,)):
             return super().forward(x)
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
@@ -406,6 +412,8 @@ class Convolution(reference.Convolution):
         return W.shape
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
+        if not _book_float64(self):
+            return super().backward(dout)
         flat = self._weight_gradients(dout)
         FH, FW = self.W.shape[2:]
         dcol = np.dot(flat, self.col_W.T)
@@ -472,7 +480,7 @@ class Pooling(reference.Pooling):
         _check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
         image = _kernel_image(x)
         result = None
-        if _conv is not None and image is not None and self._output_size(H, W) is not None:
+        if _conv is not None and image is not None and _book_float64(self) and self._output_size(H, W) is not None:
             result = _conv.pool_forward(image, self.pool_h, self.pool_w, self.stride, self.pad)
         if result is None:
             return super().forward(x)
@@ -494,7 +502,7 @@ class Pooling(reference.Pooling):
                              f"{(N, C, *output_size)}")
         arg_max = self.arg_max
         dx = None
-        if (_conv is not None and dout.dtype in _SOURCE_DTYPES
+        if (_conv is not None and dout.dtype in _SOURCE_DTYPES and _book_float64(self)
                 and type(arg_max) is np.ndarray and arg_max.dtype == np.intp and arg_max.flags.c_contiguous
                 and arg_max.size == dout.size):
             # Float16/32 values convert exactly, as the reference's float64 `dmax` does.

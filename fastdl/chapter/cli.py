@@ -19,6 +19,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 import fastdl
+from fastdl._mode import MODES, get_mode, mode
 from fastdl.chapter import DISTRIBUTION
 from fastdl.chapter.cluster import ClusterError, search_executor
 from fastdl.chapter.data import load_chapter_data
@@ -96,6 +97,10 @@ def _add_common_options(parser, defaults):
                         help="MNIST source: 'embedded' (the real 10,000-image test set shipped with fastdl, "
                              "split 8,000 train / 2,000 test), 'mnist' (IDX files in $FASTDL_MNIST_DIR or "
                              "the cache, else a download), or a directory of IDX files (default: embedded)")
+    parser.add_argument("--mode", choices=MODES, default=default(get_mode()),
+                        help="'exact': the book's numbers bit for bit; 'fast': fastdl.nets may reorder sums "
+                             "and fuse layers, within the bounds of docs/SPEC.md (default: $FASTDL_MODE, "
+                             "else exact)")
     parser.add_argument("--threads", type=_positive_int, default=default(1),
                         help="compute threads of BLAS and OpenMP (default: 1; at the chapter's matrix sizes "
                              "more threads mostly add overhead, and one makes timings steadier)")
@@ -167,7 +172,7 @@ def _run(args, argv):
     try:
         if any(EXPERIMENTS[name].NEEDS_MNIST for name in names):
             data = load_chapter_data(args.data)
-        with threadpool_limits(args.threads), search_executor(getattr(args, "dask", None),
+        with mode(args.mode), threadpool_limits(args.threads), search_executor(getattr(args, "dask", None),
                                                               getattr(args, "workers", 1)) as executor:
             for name in names:
                 for backend in _backends(args.backend):

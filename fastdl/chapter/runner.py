@@ -48,7 +48,7 @@ def run_experiment(name, backend_name, scale, data, out_dir, seed=0, **options):
     seconds = time.perf_counter() - start
     record = {
         "experiment": name, "title": module.TITLE, "backend": backend_name, "scale": scale, "seed": seed,
-        "seconds": seconds, "settings": settings,
+        "mode": fastdl.get_mode(), "seconds": seconds, "settings": settings,
         "data": data.source.as_dict() if module.NEEDS_MNIST else "none (synthetic input)",
         "versions": {"fastdl": fastdl.__version__, "numpy": np.__version__},
         **result,

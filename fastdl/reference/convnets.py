@@ -85,11 +85,15 @@ class SimpleConvNet(_ConvNet):
     weight_init_std : float
         Standard deviation of every initial weight (``W1``, ``W2``,
         ``W3`` drawn in that order from ``np.random.randn``); biases are 0.
+    dtype : {numpy.float64, numpy.float32}, keyword-only
+        Beyond the book: the dtype of the parameters and of everything
+        computed from them (see ``fastdl.reference.nets.LayerClasses``).
     """
 
     def __init__(self, input_dim=(1, 28, 28),
                  conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006 (the book's; never mutated)
-                 hidden_size=100, output_size=10, weight_init_std=0.01):
+                 hidden_size=100, output_size=10, weight_init_std=0.01, *, dtype=np.float64):
+        self._set_dtype(dtype)
         filter_num = conv_param["filter_num"]
         filter_size = conv_param["filter_size"]
         filter_pad = conv_param["pad"]
@@ -99,18 +103,18 @@ class SimpleConvNet(_ConvNet):
         pool_output_size = int(filter_num * (conv_output_size / 2) * (conv_output_size / 2))
 
         self.params = {}
-        self.params["W1"] = weight_init_std * np.random.randn(filter_num, input_dim[0], filter_size, filter_size)
-        self.params["b1"] = np.zeros(filter_num)
-        self.params["W2"] = weight_init_std * np.random.randn(pool_output_size, hidden_size)
-        self.params["b2"] = np.zeros(hidden_size)
-        self.params["W3"] = weight_init_std * np.random.randn(hidden_size, output_size)
-        self.params["b3"] = np.zeros(output_size)
+        self.params["W1"] = self._draw(weight_init_std, filter_num, input_dim[0], filter_size, filter_size)
+        self.params["b1"] = np.zeros(filter_num, dtype=self.dtype)
+        self.params["W2"] = self._draw(weight_init_std, pool_output_size, hidden_size)
+        self.params["b2"] = np.zeros(hidden_size, dtype=self.dtype)
+        self.params["W3"] = self._draw(weight_init_std, hidden_size, output_size)
+        self.params["b3"] = np.zeros(output_size, dtype=self.dtype)
 
         self.layers = OrderedDict()
         self.layers["Conv1"] = self.Convolution(self.params["W1"], self.params["b1"],
-                                                conv_param["stride"], conv_param["pad"])
+                                                conv_param["stride"], conv_param["pad"], dtype=self._layer_dtype)
         self.layers["Relu1"] = self.Relu()
-        self.layers["Pool1"] = self.Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Pool1"] = self.Pooling(pool_h=2, pool_w=2, stride=2, dtype=self._layer_dtype)
         self.layers["Affine1"] = self.Affine(self.params["W2"], self.params["b2"])
         self.layers["Relu2"] = self.Relu()
         self.layers["Affine2"] = self.Affine(self.params["W3"], self.params["b3"])
@@ -160,6 +164,8 @@ class DeepConvNet(_ConvNet):
     conv_param_1, ..., conv_param_6 : dict
         ``filter_num``, ``filter_size``, ``pad``, ``stride`` of each convolution.
     hidden_size, output_size : int
+    dtype : {numpy.float64, numpy.float32}, keyword-only
+        Beyond the book, as in ``SimpleConvNet``.
     """
 
     def __init__(self, input_dim=(1, 28, 28),
@@ -169,7 +175,8 @@ class DeepConvNet(_ConvNet):
                  conv_param_4={"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},  # noqa: B006
                  conv_param_5={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
                  conv_param_6={"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},  # noqa: B006
-                 hidden_size=50, output_size=10):
+                 hidden_size=50, output_size=10, *, dtype=np.float64):
+        self._set_dtype(dtype)
         conv_params = [conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6]
         # The book's fan-ins, fixed whatever the input's channels.
         pre_node_nums = np.array([1 * 3 * 3, 16 * 3 * 3, 16 * 3 * 3, 32 * 3 * 3, 32 * 3 * 3,
@@ -179,22 +186,23 @@ class DeepConvNet(_ConvNet):
         self.params = {}
         pre_channel_num = input_dim[0]
         for idx, conv_param in enumerate(conv_params):
-            self.params["W" + str(idx + 1)] = weight_init_scales[idx] * np.random.randn(
+            self.params["W" + str(idx + 1)] = self._draw(
+                weight_init_scales[idx],
                 conv_param["filter_num"], pre_channel_num, conv_param["filter_size"], conv_param["filter_size"])
-            self.params["b" + str(idx + 1)] = np.zeros(conv_param["filter_num"])
+            self.params["b" + str(idx + 1)] = np.zeros(conv_param["filter_num"], dtype=self.dtype)
             pre_channel_num = conv_param["filter_num"]
-        self.params["W7"] = weight_init_scales[6] * np.random.randn(64 * 4 * 4, hidden_size)
-        self.params["b7"] = np.zeros(hidden_size)
-        self.params["W8"] = weight_init_scales[7] * np.random.randn(hidden_size, output_size)
-        self.params["b8"] = np.zeros(output_size)
+        self.params["W7"] = self._draw(weight_init_scales[6], 64 * 4 * 4, hidden_size)
+        self.params["b7"] = np.zeros(hidden_size, dtype=self.dtype)
+        self.params["W8"] = self._draw(weight_init_scales[7], hidden_size, output_size)
+        self.params["b8"] = np.zeros(output_size, dtype=self.dtype)
 
         self.layers = []
         for idx, conv_param in enumerate(conv_params):
             self.layers.append(self.Convolution(self.params["W" + str(idx + 1)], self.params["b" + str(idx + 1)],
-                                                conv_param["stride"], conv_param["pad"]))
+                                                conv_param["stride"], conv_param["pad"], dtype=self._layer_dtype))
             self.layers.append(self.Relu())
             if idx % 2 == 1:
-                self.layers.append(self.Pooling(pool_h=2, pool_w=2, stride=2))
+                self.layers.append(self.Pooling(pool_h=2, pool_w=2, stride=2, dtype=self._layer_dtype))
         self.layers.append(self.Affine(self.params["W7"], self.params["b7"]))
         self.layers.append(self.Relu())
         self.layers.append(self.Dropout(0.5))

@@ -5,6 +5,11 @@ from fastdl.reference.functions import cross_entropy_error, sigmoid, softmax
 from fastdl.reference.util import col2im, im2col
 
 
+def _as_dtype(a, dtype):
+    """``a`` converted to ``dtype``; ``None`` leaves it as it is (the book's float64)."""
+    return a if dtype is None else a.astype(dtype, copy=False)
+
+
 class Relu:
     """``max(0, x)``; ``mask`` marks the zeroed entries (``x <= 0``)."""
 
@@ -112,11 +117,14 @@ class BatchNormalization:
     """Batch normalisation per feature (a 4-D input is flattened to ``(N, C*H*W)``).
 
     ``gamma`` and ``beta`` are held by reference. Running statistics start as
-    float64 zeros on the first ``forward`` and are replaced (not updated in
-    place) by ``momentum*old + (1-momentum)*new``; the variance is biased.
+    zeros of ``dtype`` (``None``, the book's: float64) on the first
+    ``forward`` and are replaced (not updated in place) by
+    ``momentum*old + (1-momentum)*new``; the variance is biased. A float32
+    network passes ``dtype=np.float32`` so that test mode stays float32.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None, *, dtype=None):
+        self.dtype = dtype
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum
@@ -140,8 +148,8 @@ class BatchNormalization:
     def _forward(self, x, train_flg):
         if self.running_mean is None:
             D = x.shape[1]
-            self.running_mean = np.zeros(D)
-            self.running_var = np.zeros(D)
+            self.running_mean = np.zeros(D, dtype=self.dtype)
+            self.running_var = np.zeros(D, dtype=self.dtype)
 
         if train_flg:
             mu = x.mean(axis=0)
@@ -192,9 +200,17 @@ class Convolution:
     ``col_W = W.reshape(FN, -1).T``; the output is
     ``np.dot(col, col_W) + b`` as ``(N, FN, out_h, out_w)``. Backward sets
     ``dW`` and ``db`` and returns ``dx = col2im(dout @ col_W.T, ...)``.
+
+    ``dtype`` (keyword-only, beyond the book) is the dtype ``col`` and
+    ``dx`` are converted to: ``None`` (the default) keeps ``im2col``'s and
+    ``col2im``'s float64, as the book does (so float16 input still computes
+    in float64). A float32 network passes ``np.float32``: ``col`` holds
+    the input's values exactly, the products run in float32, and ``dx`` is
+    ``col2im``'s float64 sum rounded once to float32.
     """
 
-    def __init__(self, W, b, stride=1, pad=0):
+    def __init__(self, W, b, stride=1, pad=0, *, dtype=None):
+        self.dtype = dtype
         self.W = W
         self.b = b
         self.stride = stride
@@ -211,7 +227,7 @@ class Convolution:
         out_h = 1 + int((H + 2 * self.pad - FH) / self.stride)
         out_w = 1 + int((W + 2 * self.pad - FW) / self.stride)
 
-        col = im2col(x, FH, FW, self.stride, self.pad)
+        col = _as_dtype(im2col(x, FH, FW, self.stride, self.pad), self.dtype)
         col_W = self.W.reshape(FN, -1).T
         out = np.dot(col, col_W) + self.b
         out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
@@ -227,7 +243,7 @@ class Convolution:
         self.db = np.sum(dout, axis=0)
         self._set_dW(dout)
         dcol = np.dot(dout, self.col_W.T)
-        return col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        return _as_dtype(col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad), self.dtype)
 
     def backward_weights(self, dout):
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
@@ -252,9 +268,14 @@ class Pooling:
     value to its window's ``arg_max`` and folds the windows back with
     ``col2im`` (overlapping windows add up). ``stride`` defaults to the
     book's 2 (windows side by side for a 2 x 2 pool).
+
+    ``dtype`` (keyword-only, beyond the book): as ``Convolution``'s, the
+    dtype the windows and ``dx`` are converted to; ``None`` keeps the
+    book's float64.
     """
 
-    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+    def __init__(self, pool_h, pool_w, stride=2, pad=0, *, dtype=None):
+        self.dtype = dtype
         self.pool_h = pool_h
         self.pool_w = pool_w
         self.stride = stride
@@ -267,7 +288,7 @@ class Pooling:
         out_h = int(1 + (H - self.pool_h) / self.stride)
         out_w = int(1 + (W - self.pool_w) / self.stride)
 
-        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        col = _as_dtype(im2col(x, self.pool_h, self.pool_w, self.stride, self.pad), self.dtype)
         col = col.reshape(-1, self.pool_h * self.pool_w)
         arg_max = np.argmax(col, axis=1)
         out = np.max(col, axis=1)
@@ -284,4 +305,4 @@ class Pooling:
         dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
         dmax = dmax.reshape(dout.shape + (pool_size,))
         dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
-        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
+        return _as_dtype(col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad), self.dtype)

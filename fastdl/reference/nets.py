@@ -28,9 +28,45 @@ def init_scale(weight_init_std, n_in):
     return weight_init_std
 
 
+def net_dtype(dtype):
+    """``dtype`` as a NumPy dtype, float32 or float64 (``None`` is float64, as in NumPy); else a ValueError."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        checked = None
+    # Compare types: a dtype compares equal to None and to its name.
+    if checked is None or checked.type not in (np.float32, np.float64) or not checked.isnative:
+        raise ValueError(f"a network's dtype must be float32 or float64, not {dtype!r}")
+    return checked
+
+
 class LayerClasses:
     """The layer classes the networks build from, as class attributes that
-    ``fastdl.nets`` overrides with its faster layers."""
+    ``fastdl.nets`` overrides with its faster layers.
+
+    ``dtype`` (keyword-only in every network, beyond the book; float32 or
+    float64, default float64) is the dtype of the parameters, activations
+    and gradients: the initial weights are the dtype's roundings of the
+    book's float64 draws (the same draws from NumPy's global stream), and
+    the layers that the book computes in float64 whatever the input
+    (``Convolution``, ``Pooling``, ``BatchNormalization``'s running
+    statistics) get ``dtype=`` too. A float64 network passes them
+    ``dtype=None``: the book's code, unchanged.
+    """
+
+    dtype = np.dtype(np.float64)
+
+    def _set_dtype(self, dtype):
+        self.dtype = net_dtype(dtype)
+
+    @property
+    def _layer_dtype(self):
+        """What the network passes as the layers' ``dtype=``: None (the book's) for float64."""
+        return None if self.dtype == np.float64 else self.dtype
+
+    def _draw(self, scale, *shape):
+        """``scale * np.random.randn(*shape)`` (one draw from the global stream) in the network's dtype."""
+        return (scale * np.random.randn(*shape)).astype(self.dtype, copy=False)
 
     Affine = layers.Affine
     Relu = layers.Relu
@@ -48,8 +84,8 @@ class _FullyConnectedNet(LayerClasses):
         all_size_list = [self.input_size] + self.hidden_size_list + [self.output_size]
         for idx in range(1, len(all_size_list)):
             scale = init_scale(weight_init_std, all_size_list[idx - 1])
-            self.params["W" + str(idx)] = scale * np.random.randn(all_size_list[idx - 1], all_size_list[idx])
-            self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
+            self.params["W" + str(idx)] = self._draw(scale, all_size_list[idx - 1], all_size_list[idx])
+            self.params["b" + str(idx)] = np.zeros(all_size_list[idx], dtype=self.dtype)
 
     def _activation(self, activation):
         return {"sigmoid": self.Sigmoid, "relu": self.Relu}[activation]()
@@ -103,11 +139,15 @@ class MultiLayerNet(_FullyConnectedNet):
     weight_init_std : float or {'relu', 'he', 'sigmoid', 'xavier'}
     weight_decay_lambda : float
         L2 penalty ``0.5*lambda*sum(W**2)`` added to the loss.
+    dtype : {numpy.float64, numpy.float32}, keyword-only
+        Beyond the book: the dtype of the parameters and of everything
+        computed from them (see ``LayerClasses``).
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: str | float = "relu",
-                 weight_decay_lambda: float = 0) -> None:
+                 weight_decay_lambda: float = 0, *, dtype: np.typing.DTypeLike = np.float64) -> None:
+        self._set_dtype(dtype)
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
@@ -154,12 +194,15 @@ class MultiLayerNetExtend(_FullyConnectedNet):
     Per hidden layer: Affine -> [BatchNormalization] -> activation ->
     [Dropout]. With batch normalisation, ``params`` also holds ``gamma{i}``
     (ones) and ``beta{i}`` (zeros). ``dropout_ration`` is the book's spelling.
+    ``dtype`` (keyword-only, beyond the book) as in ``MultiLayerNet``.
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: str | float = "relu",
                  weight_decay_lambda: float = 0, use_dropout: bool = False,
-                 dropout_ration: float = 0.5, use_batchnorm: bool = False) -> None:
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False, *,
+                 dtype: np.typing.DTypeLike = np.float64) -> None:
+        self._set_dtype(dtype)
         self.input_size = input_size
         self.output_size = output_size
         self.hidden_size_list = hidden_size_list
@@ -174,10 +217,10 @@ class MultiLayerNetExtend(_FullyConnectedNet):
         for idx in range(1, self.hidden_layer_num + 1):
             self.layers["Affine" + str(idx)] = self.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
             if self.use_batchnorm:
-                self.params["gamma" + str(idx)] = np.ones(hidden_size_list[idx - 1])
-                self.params["beta" + str(idx)] = np.zeros(hidden_size_list[idx - 1])
+                self.params["gamma" + str(idx)] = np.ones(hidden_size_list[idx - 1], dtype=self.dtype)
+                self.params["beta" + str(idx)] = np.zeros(hidden_size_list[idx - 1], dtype=self.dtype)
                 self.layers["BatchNorm" + str(idx)] = self.BatchNormalization(
-                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)])
+                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)], dtype=self._layer_dtype)
             self.layers["Activation_function" + str(idx)] = self._activation(activation)
             if self.use_dropout:
                 self.layers["Dropout" + str(idx)] = self.Dropout(dropout_ration)

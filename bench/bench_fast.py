@@ -1,0 +1,159 @@
+"""Fast mode's training step against the book's, interleaved in one process, one thread.
+
+Run::
+
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD \\
+        python bench/bench_fast.py [--book BOOK_DIR] [--rounds 15] [--accuracy]
+
+One step is ``gradient`` + ``Adam.update`` at batch 100 on MNIST-shaped
+float32 input, as in the book's training scripts. Each round runs every
+implementation once, in turn, so that a drift of the machine's load hits
+them alike; the table gives each one's median and the median of its per-round
+ratios to the book. ``BOOK_DIR`` is a checkout of
+oreilly-japan/deep-learning-from-scratch (its ``common``, ``ch07``, ``ch08``):
+the book's own classes are then the baseline; without it, fastdl's NumPy
+reference (the same operations) stands in. torch joins as a peer where it
+imports. ``--accuracy`` also trains the book's SimpleConvNet for 300 Adam
+steps on the embedded MNIST split in exact mode and in fast float64/float32
+and prints the test accuracies.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import fastdl
+from fastdl import nets, reference
+from fastdl.datasets import load_mnist
+from fastdl.optim import Adam
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def book_classes(book_dir):
+    """``{net name: class}`` and ``Adam`` of the book's checkout, or fastdl's reference."""
+    if book_dir is None:
+        return {"SimpleConvNet": reference.SimpleConvNet, "DeepConvNet": reference.DeepConvNet}, reference.Adam
+    for sub in ("", "ch07", "ch08"):
+        sys.path.insert(0, os.path.join(book_dir, sub))
+    import deep_convnet
+    import simple_convnet
+    from common.optimizer import Adam as BookAdam
+    return {"SimpleConvNet": simple_convnet.SimpleConvNet, "DeepConvNet": deep_convnet.DeepConvNet}, BookAdam
+
+
+def numpy_step(make_net, make_optimizer, x, t, mode="exact"):
+    np.random.seed(0)
+    net, optimizer = make_net(), make_optimizer()
+
+    def step():
+        with fastdl.mode(mode):
+            optimizer.update(net.params, net.gradient(x, t))
+    return step
+
+
+def torch_step(name, dtype, x, t):
+    """The same network in torch (conv/ReLU/max-pool, Dropout, cross-entropy, Adam)."""
+    nn = torch.nn
+    if name == "SimpleConvNet":
+        model = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10))
+    else:
+        layers, channels = [], 1
+        for i, (filters, pad) in enumerate([(16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)]):
+            layers += [nn.Conv2d(channels, filters, 3, padding=pad), nn.ReLU()]
+            if i % 2:
+                layers.append(nn.MaxPool2d(2))
+            channels = filters
+        model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5),
+                              nn.Linear(50, 10), nn.Dropout(0.5))
+    model = model.to(dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+    tx, tt = torch.from_numpy(x).to(dtype), torch.from_numpy(t).long()
+
+    def step():
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(tx), tt).backward()
+        optimizer.step()
+    return step
+
+
+def steps_for(name, book_nets, BookAdam, x, t):
+    steps = {
+        "book": numpy_step(book_nets[name], BookAdam, x, t),
+        "fastdl exact": numpy_step(getattr(nets, name), Adam, x, t),
+        "fast float64": numpy_step(getattr(nets, name), Adam, x, t, "fast"),
+        "fast float32": numpy_step(lambda: getattr(nets, name)(dtype=np.float32), Adam, x, t, "fast"),
+    }
+    if torch is not None:
+        steps["torch float64"] = torch_step(name, torch.float64, x, t)
+        steps["torch float32"] = torch_step(name, torch.float32, x, t)
+    return steps
+
+
+def interleave(steps, rounds):
+    """Median seconds of each step and the median of its per-round ratio to ``book``."""
+    for step in steps.values():
+        step()
+    times = {key: [] for key in steps}
+    for _ in range(rounds):
+        for key, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[key].append(time.perf_counter() - start)
+    return {key: (statistics.median(values),
+                  statistics.median(b / v for b, v in zip(times["book"], values)))
+            for key, values in times.items()}
+
+
+def train_accuracy(mode, dtype, data, steps=300, batch=100):
+    (x, t), (x_test, t_test) = data
+    np.random.seed(0)
+    net, optimizer = nets.SimpleConvNet(dtype=dtype), Adam(lr=0.001)
+    with fastdl.mode(mode):
+        for _ in range(steps):
+            idx = np.random.choice(x.shape[0], batch)
+            optimizer.update(net.params, net.gradient(x[idx], t[idx]))
+        return net.accuracy(x_test, t_test)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--book", help="a checkout of the book (its common, ch07, ch08)")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--nets", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
+    parser.add_argument("--accuracy", action="store_true")
+    args = parser.parse_args()
+    book_nets, BookAdam = book_classes(args.book)
+    rng = np.random.default_rng(0)
+    x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
+    fastdl.set_num_threads(1)
+    if torch is not None:
+        torch.set_num_threads(1)
+    print(f"baseline: {'the book at ' + args.book if args.book else 'fastdl.reference'}; "
+          f"torch: {torch.__version__ if torch else 'not installed'}")
+    with threadpool_limits(1):
+        for name in args.nets:
+            print(f"load average before: {os.getloadavg()[0]:.2f}")
+            results = interleave(steps_for(name, book_nets, BookAdam, x, t), args.rounds)
+            print(f"| {name} step | median ms | vs book |\n|---|---|---|")
+            for key, (seconds, ratio) in results.items():
+                print(f"| {key} | {seconds * 1e3:.1f} | {ratio:.2f}x |")
+            print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
+        if args.accuracy:
+            data = load_mnist(flatten=False, source="embedded", verbose=False)
+            for mode, dtype in (("exact", np.float64), ("fast", np.float64), ("fast", np.float32)):
+                accuracy = train_accuracy(mode, dtype, data)
+                print(f"SimpleConvNet, 300 Adam steps, {mode} {np.dtype(dtype).name}: "
+                      f"test accuracy {accuracy:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+# Design: fast mode's convolution and max pooling (docs/SPEC.md, "Fast
+# mode"), in the dtype of the network (float32 or float64), never
+# materialising the whole `col`.
+#
+# - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
+#   outputs of one filter offset is then one contiguous copy (the book's
+#   row layout makes it a copy of FW elements).
+# - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
+#   cache (about 512 window positions): im2col_block unfolds a block into
+#   a scratch matrix and one BLAS product per block gives the block's
+#   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
+#   rather than keeping it (the whole `col` is the largest array of the
+#   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
+#   (masked by a fused ReLU, summing `db` in float64), and col2im_block adds
+#   the block's `dcol` (W.T @ dout) into `dx`.
+# - Sums run in a fixed order for a given batch and block size, so results
+#   are deterministic; they differ from the exact path's by rounding only.
+# - Max pooling keeps each window's first arg-max as a uint8 offset inside
+#   the window (NaN counts as the maximum), in the output's layout: an
+#   eighth of the exact path's intp `arg_max`.
+# - Convolution + ReLU + pooling fused (bias_relu_pool_block): the block's
+#   product, still in cache, gets the bias and the ReLU in place and is
+#   pooled at once, so the convolution's output is never stored; backward
+#   (pool_gradient_block) scatters the pooled gradient straight into the
+#   block's (FN, n*OH*OW) gradient matrix.
+#
+# Single-threaded: the matrix products (BLAS) are the step's bulk and use
+# BLAS's threads. The `def` wrappers validate shapes and ranges before
+# `nogil`; fastdl/fast.py decides what reaches them.
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef fused real_t:
+    float
+    double
+
+
+cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t window, Py_ssize_t stride,
+                                Py_ssize_t pad) noexcept nogil:
+    return (size + 2 * pad - window) // stride + 1
+
+
+def _check_block(Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t N):
+    if not 0 <= n0 < n1 <= N:
+        raise ValueError(f"block [{n0}, {n1}) is not a non-empty range of the batch of {N}")
+
+
+def _check_geometry(Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    if FH < 1 or FW < 1 or stride < 1 or pad < 0 or H + 2 * pad < FH or W + 2 * pad < FW:
+        raise ValueError("window, stride or pad describe no window inside the padded image")
+
+
+def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t n0, Py_ssize_t n1,
+               Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, Py_ssize_t cols):
+    """``(OH, OW)`` after checking a block's range, the geometry and its `col`'s shape ``(rows, cols)``."""
+    _check_block(n0, n1, N)
+    _check_geometry(H, W, FH, FW, stride, pad)
+    OH, OW = out_size(H, FH, stride, pad), out_size(W, FW, stride, pad)
+    if rows != C * FH * FW or cols != (n1 - n0) * OH * OW:
+        raise ValueError(f"col has shape ({rows}, {cols}), needs ({C * FH * FW}, {(n1 - n0) * OH * OW})")
+    return OH, OW
+
+
+cdef inline void valid_columns(Py_ssize_t x, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t stride, Py_ssize_t pad,
+                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    # The outputs ox whose input column ox*stride + x - pad lies inside 0..W-1: lo <= ox < hi.
+    cdef Py_ssize_t first = pad - x
+    lo[0] = 0 if first <= 0 else (first + stride - 1) // stride
+    hi[0] = (W - 1 + pad - x) // stride + 1 if W - 1 + pad - x >= 0 else 0
+    if hi[0] > OW:
+        hi[0] = OW
+    if lo[0] > hi[0]:
+        lo[0] = hi[0]
+
+
+cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    # IN img (C, H, W); OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
+    # `col` transposed, so that each run of OW outputs is one contiguous copy.
+    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi, oy_lo, oy_hi, start, length
+    cdef const real_t* src
+    cdef real_t* dst
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                dst = col + ((c * FH + y) * FW + x) * ld
+                if stride == 1 and OW == W:
+                    # The rows of a filter offset are then one run of the image shifted by (y - pad, x - pad):
+                    # one copy, then zeros where a window column falls outside the image (the copy wrapped there).
+                    oy_lo = min(max(pad - y, 0), OH)
+                    oy_hi = max(min(H + pad - y, OH), oy_lo)
+                    memset(dst, 0, oy_lo * OW * sizeof(real_t))
+                    memset(dst + oy_hi * OW, 0, (OH - oy_hi) * OW * sizeof(real_t))
+                    start = oy_lo * OW + lo
+                    length = (oy_hi - oy_lo) * OW - lo - (OW - hi)
+                    if oy_hi > oy_lo and length > 0:
+                        memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
+                               length * sizeof(real_t))
+                        for oy in range(oy_lo, oy_hi):
+                            for ox in range(lo):
+                                dst[oy * OW + ox] = 0
+                            for ox in range(hi, OW):
+                                dst[oy * OW + ox] = 0
+                    elif oy_hi > oy_lo:
+                        memset(dst + oy_lo * OW, 0, (oy_hi - oy_lo) * OW * sizeof(real_t))
+                    continue
+                for oy in range(OH):
+                    iy = oy * stride + y - pad
+                    if iy < 0 or iy >= H:
+                        memset(dst, 0, OW * sizeof(real_t))
+                    else:
+                        src = img + (c * H + iy) * W
+                        for ox in range(lo):
+                            dst[ox] = 0
+                        if stride == 1:
+                            for ox in range(lo, hi):
+                                dst[ox] = src[ox + x - pad]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox] = src[ox * stride + x - pad]
+                        for ox in range(hi, OW):
+                            dst[ox] = 0
+                    dst += OW
+
+
+def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
+                 Py_ssize_t stride, Py_ssize_t pad, real_t[:, ::1] col):
+    """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col``, transposed.
+
+    IN x (N, C, H, W); OUT col (C*FH*FW, (n1-n0)*OH*OW): ``col[(c, y, x), (n-n0, oy, ox)]``.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
+    cdef Py_ssize_t P = OH * OW
+    with nogil:
+        for n in range(n0, n1):
+            im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride, pad,
+                         OH, OW)
+
+
+def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
+                   Py_ssize_t n0, Py_ssize_t n1, real_t[:, ::1] block, double[::1] db):
+    """Images ``n0..n1-1`` of ``dout`` as the block's ``(FN, n*P)`` matrix; their sum over images and positions added to ``db``.
+
+    IN dout (N, FN, P), relu_out (N, FN, P): where ``masked``, the entries
+    whose ``relu_out`` is ``<= 0`` count as 0 (a fused ReLU's backward; a
+    NaN output lets the gradient through, as the book's mask does);
+    OUT block (FN, (n1-n0)*P); IN/OUT db (FN,) float64.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f, p
+    cdef double s
+    cdef real_t v
+    cdef const real_t* src
+    cdef const real_t* gate
+    cdef real_t* dst
+    _check_block(n0, n1, N)
+    if (relu_out.shape[0] != N or relu_out.shape[1] != FN or relu_out.shape[2] != P or block.shape[0] != FN
+            or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, relu_out, block and db do not fit together")
+    with nogil:
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                src = &dout[n, f, 0]
+                gate = &relu_out[n, f, 0]
+                dst = &block[f, 0] + (n - n0) * P
+                if masked:
+                    for p in range(P):
+                        v = 0 if gate[p] <= 0 else src[p]
+                        dst[p] = v
+                        s += v
+                else:
+                    for p in range(P):
+                        dst[p] = src[p]
+                        s += src[p]
+            db[f] += s
+
+
+cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
+    # IN col (C*FH*FW, OH*OW), rows ld apart, as im2col_image writes it;
+    # IN/OUT img (C, H, W): adds each window back
+    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
+    cdef const real_t* src
+    cdef real_t* dst
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                src = col + ((c * FH + y) * FW + x) * ld
+                for oy in range(OH):
+                    iy = oy * stride + y - pad
+                    if 0 <= iy < H:
+                        dst = img + (c * H + iy) * W
+                        if stride == 1:
+                            for ox in range(lo, hi):
+                                dst[ox + x - pad] += src[ox]
+                        else:
+                            for ox in range(lo, hi):
+                                dst[ox * stride + x - pad] += src[ox]
+                    src += OW
+
+
+def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                 Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    """Add the windows in ``col`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
+
+    IN col (C*FH*FW, (n1-n0)*OH*OW); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
+    cdef Py_ssize_t P = OH * OW
+    with nogil:
+        for n in range(n0, n1):
+            col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
+                         pad, OH, OW)
+
+
+cdef inline bint takes(real_t v, real_t m) noexcept nogil:
+    # v replaces the maximum so far m: larger, or the first NaN (np.argmax's rule)
+    return (v > m) | ((v != v) & (m == m))
+
+
+cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w,
+                   Py_ssize_t stride, real_t* out, unsigned char* arg) noexcept nogil:
+    # IN row: the window's first input row, of W pixels (pool_h rows follow, W apart);
+    # OUT out (OW,), arg (OW,): each window's first maximum and its offset y*pool_w + x
+    cdef Py_ssize_t ox, y, x
+    cdef real_t m, v, a, b, c, d
+    cdef unsigned char best
+    cdef bint t
+    if pool_h == 2 and pool_w == 2 and stride == 2:  # the book's networks' pooling, unrolled
+        for ox in range(OW):
+            a = row[2 * ox]
+            b = row[2 * ox + 1]
+            c = row[W + 2 * ox]
+            d = row[W + 2 * ox + 1]
+            # Branch-free selects: which element wins is data-dependent and unpredictable.
+            t = takes(b, a)
+            m = b if t else a
+            best = 1 if t else 0
+            t = takes(c, m)
+            m = c if t else m
+            best = 2 if t else best
+            t = takes(d, m)
+            m = d if t else m
+            best = 3 if t else best
+            out[ox] = m
+            arg[ox] = best
+        return
+    for ox in range(OW):
+        m = row[ox * stride]
+        best = 0
+        for y in range(pool_h):
+            for x in range(pool_w):
+                v = row[y * W + ox * stride + x]
+                if takes(v, m):
+                    m = v
+                    best = <unsigned char>(y * pool_w + x)
+        out[ox] = m
+        arg[ox] = best
+
+
+def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, Py_ssize_t OH, Py_ssize_t OW,
+                         Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                         real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
+    """Convolution + bias + ReLU + max pooling of a block: pool each image's ``max(0, prod + b)``.
+
+    IN/OUT prod (FN, nb*OH*OW): the block's convolution, which gets the bias
+    and the ReLU in place (a NaN stays, as the book's mask keeps it);
+    b (FN,); OUT out (N, FN, PH, PW) and arg (same shape, uint8) for images
+    ``n0..n0+nb-1``, as ``pool_forward`` computes them.
+    """
+    cdef Py_ssize_t FN = prod.shape[0], P = OH * OW, f, n, i, py
+    cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
+    cdef Py_ssize_t PH = out.shape[2], PW = out.shape[3]
+    cdef real_t* plane
+    cdef real_t v, bias
+    if (P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
+            or not 0 <= n0 <= out.shape[0] - nb or pool_h < 1 or pool_w < 1 or stride < 1
+            or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or arg.shape[0] != out.shape[0] or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW):
+        raise ValueError("prod, b, out and arg do not fit together")
+    with nogil:
+        for f in range(FN):
+            bias = b[f]
+            for n in range(nb):
+                plane = &prod[f, 0] + n * P
+                for i in range(P):
+                    v = plane[i] + bias
+                    plane[i] = 0 if v <= 0 else v
+                for py in range(PH):
+                    pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
+                             &out[n0 + n, f, py, 0], &arg[n0 + n, f, py, 0])
+
+
+def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, ::1] pooled,
+                        const unsigned char[:, :, :, ::1] arg, Py_ssize_t n0, Py_ssize_t n1,
+                        Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                        real_t[:, ::1] block, double[::1] db):
+    """The backward of ``bias_relu_pool_block`` for images ``n0..n1-1``, as ``gradient_block`` lays it out.
+
+    IN dout, pooled, arg (N, FN, PH, PW): each ``dout`` value (0 where the
+    pooled output is ``<= 0``: the ReLU's mask) goes to its window's maximum;
+    OUT block (FN, (n1-n0)*OH*OW), zero elsewhere (overlapping windows add);
+    IN/OUT db (FN,) float64 += the block's sums.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], PH = dout.shape[2], PW = dout.shape[3]
+    cdef Py_ssize_t P = OH * OW, f, n, py, px, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef double s
+    cdef real_t g
+    cdef real_t* dst
+    cdef bint bad = False
+    _check_block(n0, n1, N)
+    if (pooled.shape[0] != N or pooled.shape[1] != FN or pooled.shape[2] != PH or pooled.shape[3] != PW
+            or arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW
+            or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or block.shape[0] != FN or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, pooled, arg, block and db do not fit together")
+    with nogil:
+        for i in range(n0 * FN * PH * PW, n1 * FN * PH * PW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    with nogil:
+        memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                dst = &block[f, 0] + (n - n0) * P
+                for py in range(PH):
+                    for px in range(PW):
+                        g = dout[n, f, py, px]
+                        if pooled[n, f, py, px] <= 0:
+                            g = 0
+                        a = arg[n, f, py, px]
+                        dst[(py * stride + a // pool_w) * OW + px * stride + a % pool_w] += g
+                        s += g
+            db[f] += s
+
+
+def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Max pooling without padding: ``(out, arg)``, ``arg`` the first maximum's offset ``y*pool_w + x`` (uint8).
+
+    IN x (N, C, H, W); OUT out (N, C, OH, OW) of x's dtype, arg (N, C, OH, OW) uint8.
+    A NaN counts as the maximum. Windows of more than 255 elements are refused (ValueError).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    if pool_h * pool_w > 255:
+        raise ValueError("pooling windows of more than 255 elements")
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    dtype = np.float32 if real_t is float else np.float64
+    out_ = np.empty((N, C, OH, OW), dtype=dtype)
+    arg_ = np.empty((N, C, OH, OW), dtype=np.uint8)
+    cdef real_t[:, :, :, ::1] out = out_
+    cdef unsigned char[:, :, :, ::1] arg = arg_
+    cdef Py_ssize_t plane, oy
+    cdef Py_ssize_t planes = N * C
+    with nogil:
+        for plane in range(planes):
+            for oy in range(OH):
+                pool_row(&x[0, 0, 0, 0] + (plane * H + oy * stride) * W, W, OW, pool_h, pool_w, stride,
+                         &out[0, 0, 0, 0] + (plane * OH + oy) * OW, &arg[0, 0, 0, 0] + (plane * OH + oy) * OW)
+    return out_, arg_
+
+
+def pool_backward(const real_t[:, :, :, ::1] dout, const unsigned char[:, :, :, ::1] arg,
+                  real_t[:, :, :, ::1] dx, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Add each ``dout`` value into its window's maximum in ``dx`` (zeros on entry; overlapping windows add).
+
+    IN dout (N, C, OH, OW), arg (same shape, uint8); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    if (dout.shape[0] != N or dout.shape[1] != C or dout.shape[2] != OH or dout.shape[3] != OW
+            or arg.shape[0] != N or arg.shape[1] != C or arg.shape[2] != OH or arg.shape[3] != OW):
+        raise ValueError("dout, arg and dx do not fit together")
+    cdef Py_ssize_t n, c, oy, ox, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef bint bad = False
+    with nogil:
+        for i in range(N * C * OH * OW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        a = arg[n, c, oy, ox]
+                        dx[n, c, oy * stride + a // pool_w, ox * stride + a % pool_w] += dout[n, c, oy, ox]

@@ -1,0 +1,426 @@
+"""Fast mode against the book's float64 classes (the reference): the stated tolerances,
+training accuracy, the gradient check, determinism, bad input, threads and fork."""
+import os
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import fastdl
+from fastdl import fast, nets
+from fastdl import reference as ref
+from fastdl._kernels import fastconv
+from fastdl.datasets import load_mnist
+from fastdl.optim import Adam
+
+NETS = ["SimpleConvNet", "DeepConvNet"]
+
+
+def _rel(a, b):
+    b = np.asarray(b, dtype=np.float64)
+    return np.linalg.norm(np.asarray(a, dtype=np.float64) - b) / np.linalg.norm(b)
+
+
+def _batch(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def _fast_gradient(name, dtype, x, t, seed=1):
+    np.random.seed(seed)
+    net = getattr(nets, name)(dtype=dtype)
+    with fastdl.mode("fast"):
+        np.random.seed(seed + 1)  # Dropout's masks
+        grads = net.gradient(x, t)
+        loss = net.last_layer.loss
+    return net, grads, loss
+
+
+def _book_gradient(name, x, t, seed=1):
+    np.random.seed(seed)
+    net = getattr(ref, name)()
+    np.random.seed(seed + 1)
+    return net.gradient(x, t), net.last_layer.loss
+
+
+@pytest.mark.parametrize("name", NETS)
+@pytest.mark.parametrize(("dtype", "bound"), [(np.float64, 1e-9), (np.float32, 5e-3)])
+def test_fast_gradients_within_the_bounds_of_the_book(name, dtype, bound):
+    x, t = _batch()
+    book, book_loss = _book_gradient(name, x, t)
+    _, grads, loss = _fast_gradient(name, dtype, x, t)
+    assert np.asarray(loss).dtype == dtype
+    if dtype == np.float64:
+        assert abs(loss - book_loss) <= 1e-12 * abs(book_loss)
+    for key in book:
+        assert grads[key].dtype == dtype and grads[key].shape == book[key].shape
+        assert _rel(grads[key], book[key]) <= bound, key
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_fast_mode_keeps_the_api(name):
+    x, t = _batch()
+    net, grads, _ = _fast_gradient(name, np.float64, x, t)
+    with fastdl.mode("fast"):
+        y = net.predict(x)
+    assert y.shape == (8, 10) and y.dtype == np.float64
+    conv = net._weighted_layers()[0]
+    assert conv.col is None and conv.x is x  # documented: col is not produced in fast mode
+    assert np.shares_memory(conv.col_W, conv.W)
+    assert conv.dW is grads["W1"] and conv.db is grads["b1"]
+    pools = [layer for layer in net._stack() if isinstance(layer, ref.Pooling)]
+    assert all(pool.arg_max is None for pool in pools)
+    relu = net._stack()[1]
+    assert relu.mask is None  # documented: the ReLU after a Convolution runs fused into it
+    assert all(pool.x is None for pool in pools)  # and the Pooling after that ReLU too
+    with fastdl.mode("fast"):
+        alone = conv.forward(x)  # a layer called on its own is not fused
+    assert (alone < 0).any()
+
+
+def test_a_fused_relu_backward_follows_its_forward():
+    x, t = _batch()
+    np.random.seed(1)
+    net = nets.SimpleConvNet()
+    with fastdl.mode("fast"):
+        net.loss(x, t)
+    relu = net.layers["Relu1"]
+    assert relu._fused
+    net.loss(x, t)  # exact mode now: the ReLU runs on its own again
+    assert not relu._fused and relu.mask is not None
+
+
+def test_fast_mode_draws_the_same_stream():
+    x, t = _batch()
+    for mode in ("exact", "fast"):
+        np.random.seed(4)
+        net = nets.DeepConvNet()
+        with fastdl.mode(mode):
+            net.gradient(x, t)
+        state = np.random.get_state()[1:3]
+        if mode == "exact":
+            exact_state = state
+    assert np.array_equal(state[0], exact_state[0]) and state[1] == exact_state[1]
+
+
+def _train(mode, dtype, x, t, x_test, t_test, steps=300, batch=32):
+    np.random.seed(0)
+    net = nets.SimpleConvNet(input_dim=(1, 14, 14), conv_param={"filter_num": 8, "filter_size": 3, "pad": 0,
+                                                                "stride": 1}, hidden_size=32, dtype=dtype)
+    optimizer = Adam(lr=0.001)
+    with fastdl.mode(mode):
+        for _ in range(steps):
+            idx = np.random.choice(x.shape[0], batch)
+            optimizer.update(net.params, net.gradient(x[idx], t[idx]))
+        return net.accuracy(x_test, t_test)
+
+
+def test_training_accuracy_within_one_point_of_exact_mode():
+    (x, t), (x_test, t_test) = load_mnist(flatten=False, source="embedded", verbose=False)
+    # Shrunk to keep the test short: 14x14 images (every other pixel), 2,000 test images.
+    x, x_test = x[:, :, ::2, ::2], x_test[:, :, ::2, ::2]
+    exact = _train("exact", np.float64, x, t, x_test, t_test)
+    assert exact > 0.7  # it learned (chance is 0.1)
+    for dtype in (np.float64, np.float32):
+        assert abs(_train("fast", dtype, x, t, x_test, t_test) - exact) <= 0.01, dtype
+
+
+def test_chapter_7_gradient_check_passes_in_fast_float64():
+    # The book's ch07/gradient_check.py: a 10x10 input, 10 filters of 3x3.
+    np.random.seed(0)
+    net = nets.SimpleConvNet(input_dim=(1, 10, 10),
+                             conv_param={"filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1},
+                             hidden_size=10, output_size=10, weight_init_std=0.01)
+    X = np.random.rand(100).reshape((1, 1, 10, 10))
+    T = np.array([1]).reshape((1, 1))
+    with fastdl.mode("fast"):
+        grad_num = net.numerical_gradient(X, T)
+        grad = net.gradient(X, T)
+    exact_num = net.numerical_gradient(X, T)
+    exact = net.gradient(X, T)
+    for key in grad_num:
+        fast_diff = np.abs(grad[key] - grad_num[key]).mean()
+        exact_diff = np.abs(exact[key] - exact_num[key]).mean()
+        assert fast_diff <= max(2 * exact_diff, 1e-9), key
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_deterministic_for_a_thread_count(dtype):
+    x, t = _batch(12)
+    first = _fast_gradient("DeepConvNet", dtype, x, t)[1]
+    second = _fast_gradient("DeepConvNet", dtype, x, t)[1]
+    with threadpool_limits(2):
+        third = _fast_gradient("DeepConvNet", dtype, x, t)[1]
+    for key in first:
+        assert np.array_equal(first[key], second[key]), key
+        # Documented: with OpenBLAS the results also agree across BLAS thread counts.
+        assert np.array_equal(first[key], third[key]), key
+
+
+def test_block_size_changes_only_the_rounding():
+    x, t = _batch(12)
+    default = _fast_gradient("DeepConvNet", np.float64, x, t)[1]
+    block_rows = fast.BLOCK_ROWS
+    try:
+        fast.BLOCK_ROWS = 64
+        small = _fast_gradient("DeepConvNet", np.float64, x, t)[1]
+    finally:
+        fast.BLOCK_ROWS = block_rows
+    for key in default:
+        assert _rel(small[key], default[key]) <= 1e-12, key
+
+
+def test_exact_mode_in_one_thread_while_another_runs_fast():
+    # SimpleConvNet draws nothing in gradient(), so two threads share no stream.
+    x, t = _batch()
+    np.random.seed(1)
+    book = ref.SimpleConvNet().gradient(x, t)
+    np.random.seed(1)
+    with fastdl.mode("fast"):
+        fast_expected = nets.SimpleConvNet(dtype=np.float32).gradient(x, t)
+    np.random.seed(1)
+    exact_net = nets.SimpleConvNet()
+    np.random.seed(1)
+    fast_net = nets.SimpleConvNet(dtype=np.float32)
+    results = {}
+
+    def worker(name, mode, net):
+        with fastdl.mode(mode):
+            for _ in range(5):
+                results[name] = net.gradient(x, t)
+
+    threads = [threading.Thread(target=worker, args=("exact", "exact", exact_net)),
+               threading.Thread(target=worker, args=("fast", "fast", fast_net))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for key in book:
+        assert np.array_equal(results["exact"][key], book[key]), key
+        assert np.array_equal(results["fast"][key], fast_expected[key]), key
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_runs_fast_mode():
+    code = """
+import multiprocessing, numpy as np, fastdl
+from fastdl import nets
+x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32); t = np.arange(4)
+np.random.seed(0); net = nets.SimpleConvNet(dtype=np.float32)
+fastdl.set_mode("fast")
+parent = net.gradient(x, t)["W1"]
+def child(queue):
+    queue.put(net.gradient(x, t)["W1"])
+ctx = multiprocessing.get_context("fork")
+queue = ctx.Queue()
+p = ctx.Process(target=child, args=(queue,))
+p.start()
+got = queue.get(timeout=60)
+p.join(60)
+assert p.exitcode == 0 and np.array_equal(got, parent)
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+# Bad input: fast mode declines to the exact path, or gives its errors.
+
+def _conv(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    return fast.Convolution(rng.random((4, 3, 3, 3)).astype(dtype), np.zeros(4, dtype), 1, 1,
+                            dtype=None if dtype == np.float64 else dtype)
+
+
+def test_convolution_errors_match_exact_mode():
+    for bad in (np.zeros((2, 2, 5, 5)), np.zeros((2, 3, 5)), np.zeros((0, 3, 5, 5)), [[1.0]]):
+        with pytest.raises((ValueError, TypeError)) as exact_error:
+            _conv().forward(bad)
+        with fastdl.mode("fast"), pytest.raises(type(exact_error.value)):
+            _conv().forward(bad)
+
+
+def test_convolution_declines_what_it_does_not_cover():
+    x = np.arange(2 * 3 * 5 * 5).reshape(2, 3, 5, 5)  # integers: the exact path
+    layer = _conv()
+    with fastdl.mode("fast"):
+        out = layer.forward(x)
+    assert layer._fast is None and np.array_equal(out, _conv().forward(x))
+
+
+def test_convolution_backward_errors():
+    layer = _conv()
+    with pytest.raises(RuntimeError):
+        layer.backward(np.zeros((2, 4, 5, 5)))
+    with fastdl.mode("fast"):
+        layer.forward(np.ones((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match="dout has shape"):
+        layer.backward(np.zeros((2, 4, 5, 4)))
+    with pytest.raises(TypeError):
+        layer.backward(np.zeros((2, 4, 5, 5), dtype=complex))
+    with pytest.raises(TypeError):
+        layer.backward("dout")
+    layer.W = np.zeros((5, 3, 3, 3))
+    with pytest.raises(ValueError, match="W has shape"):
+        layer.backward(np.zeros((2, 4, 5, 5)))
+
+
+def test_fast_outputs_are_never_written_again():
+    layer = _conv()
+    x = np.random.default_rng(1).random((3, 3, 6, 6))
+    with fastdl.mode("fast"):
+        out = layer.forward(x)
+        kept = out.copy()
+        dx = layer.backward(np.ones_like(out))
+        dx_kept, dW_kept = dx.copy(), layer.dW.copy()
+        layer.forward(x * 2)
+        layer.backward(np.full_like(out, 3.0))
+    assert np.array_equal(out, kept) and np.array_equal(dx, dx_kept) and np.array_equal(layer.dW * 0 + dW_kept, dW_kept)
+    assert not np.shares_memory(out, layer.dW)
+
+
+def test_pooling_nan_and_ties_and_declines():
+    pool = fast.Pooling(2, 2, stride=2)
+    x = np.array([[[[1.0, np.nan], [3.0, 3.0]]]])
+    with fastdl.mode("fast"):
+        out = pool.forward(x)
+        dx = pool.backward(np.ones_like(out))
+    assert np.isnan(out[0, 0, 0, 0]) and np.array_equal(dx, [[[[0.0, 1.0], [0.0, 0.0]]]])
+    ties = np.full((1, 1, 2, 2), 2.0)
+    with fastdl.mode("fast"):
+        pool.forward(ties)
+        assert np.array_equal(pool.backward(np.ones((1, 1, 1, 1))), [[[[1.0, 0.0], [0.0, 0.0]]]])
+    with fastdl.mode("fast"):
+        pool.forward(np.ones((1, 1, 4, 4), dtype=np.float32))  # not the layer's dtype (float64)
+    assert pool._fast is None and pool.arg_max is not None  # declined to the exact path
+    with fastdl.mode("fast"):
+        pool.forward(np.ones((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match="dout has shape"):
+        pool.backward(np.ones((1, 1, 3, 2)))
+
+
+def test_overlapping_pooling_matches_the_reference():
+    x = np.random.default_rng(2).random((2, 3, 7, 7))
+    dout = np.random.default_rng(3).random((2, 3, 3, 3))
+    exact = ref.Pooling(3, 3, stride=2)
+    expected_out, expected_dx = exact.forward(x), exact.backward(dout)
+    pool = fast.Pooling(3, 3, stride=2)
+    with fastdl.mode("fast"):
+        out = pool.forward(x)
+        dx = pool.backward(dout)
+    assert np.array_equal(out, expected_out)
+    assert np.allclose(dx, expected_dx, rtol=1e-15, atol=0)  # overlapping windows add in another order
+
+
+@pytest.mark.parametrize(("stride", "pad"), [(1, 0), (2, 1), (3, 2), (1, 3)])
+def test_strides_and_pads_match_the_reference(stride, pad):
+    rng = np.random.default_rng(4)
+    W, b = rng.standard_normal((5, 2, 3, 4)), rng.standard_normal(5)
+    x = rng.standard_normal((3, 2, 7, 9))
+    exact = ref.Convolution(W, b, stride, pad)
+    out_exact = exact.forward(x)
+    dout = rng.standard_normal(out_exact.shape)
+    dx_exact = exact.backward(dout)
+    layer = fast.Convolution(W, b, stride, pad)
+    with fastdl.mode("fast"):
+        out = layer.forward(x)
+        dx = layer.backward(dout)
+    assert layer._fast is not None
+    assert _rel(out, out_exact) <= 1e-14 and _rel(dx, dx_exact) <= 1e-14
+    assert _rel(layer.dW, exact.dW) <= 1e-14 and _rel(layer.db, exact.db) <= 1e-14
+
+
+def test_kernels_refuse_bad_arguments():
+    x = np.zeros((2, 3, 5, 5))
+    col = np.zeros((27, 25))
+    with pytest.raises(ValueError, match="block"):
+        fastconv.im2col_block(x, 1, 3, 3, 3, 1, 1, col)
+    with pytest.raises(ValueError, match="col has shape"):
+        fastconv.im2col_block(x, 0, 2, 3, 3, 1, 1, col)
+    with pytest.raises(ValueError, match="window"):
+        fastconv.im2col_block(x, 0, 1, 9, 3, 1, 1, col)
+    with pytest.raises(ValueError, match="col has shape"):
+        fastconv.col2im_block(col, x, 0, 2, 3, 3, 1, 1)
+    with pytest.raises(ValueError, match="outside the window"):
+        fastconv.pool_backward(np.zeros((1, 1, 1, 1)), np.full((1, 1, 1, 1), 4, np.uint8),
+                               np.zeros((1, 1, 2, 2)), 2, 2, 2)
+    with pytest.raises(ValueError, match="255"):
+        fastconv.pool_forward(np.zeros((1, 1, 16, 16)), 16, 16, 1)
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.bias_relu_pool_block(np.zeros((2, 16)), np.zeros(2), 0, 4, 4, 2, 2, 2,
+                                      np.zeros((1, 2, 3, 2)), np.zeros((1, 2, 3, 2), np.uint8))
+    pooled, arg = np.ones((1, 2, 2, 2)), np.full((1, 2, 2, 2), 4, np.uint8)
+    with pytest.raises(ValueError, match="outside the window"):
+        fastconv.pool_gradient_block(pooled, pooled, arg, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 16)), np.zeros(2))
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.pool_gradient_block(pooled, pooled, arg * 0, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 15)), np.zeros(2))
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.gradient_block(np.zeros((1, 2, 4)), np.zeros((1, 2, 5)), True, 0, 1, np.zeros((2, 4)), np.zeros(2))
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        fastconv.im2col_block(x.astype(np.float32), 0, 1, 3, 3, 1, 1, col)
+
+
+@pytest.mark.parametrize(("H", "W", "FH", "FW", "stride", "pad"),
+                         [(5, 5, 3, 3, 1, 1), (6, 4, 3, 5, 1, 2), (4, 4, 1, 1, 1, 0), (3, 7, 5, 3, 1, 1),
+                          (2, 5, 5, 5, 1, 2), (7, 9, 3, 4, 2, 1), (6, 6, 3, 3, 1, 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_im2col_and_col2im_blocks_against_the_reference(H, W, FH, FW, stride, pad, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, H, W)).astype(dtype)
+    expected = ref.im2col(x, FH, FW, stride, pad)  # rows (n, oy, ox), columns (c, y, x)
+    P = expected.shape[0] // 3
+    col = np.full((expected.shape[1], 2 * P), np.nan, dtype=dtype)
+    fastconv.im2col_block(x, 1, 3, FH, FW, stride, pad, col)
+    assert np.array_equal(col, expected[P:].T)
+    dcol = rng.standard_normal(col.shape).astype(dtype)
+    dx = np.zeros_like(x)
+    fastconv.col2im_block(dcol, dx, 1, 3, FH, FW, stride, pad)
+    full = np.zeros((expected.shape[0], expected.shape[1]))
+    full[P:] = dcol.T
+    assert np.allclose(dx, ref.col2im(full, x.shape, FH, FW, stride, pad), rtol=1e-5, atol=1e-5)
+    assert not dx[0].any()
+
+
+def _step_peak(mode, dtype, x, t):
+    """Peak bytes NumPy allocates during one DeepConvNet step, beyond what the step before left."""
+    np.random.seed(0)
+    net, optimizer = nets.DeepConvNet(dtype=dtype), Adam()
+    with fastdl.mode(mode):
+        optimizer.update(net.params, net.gradient(x, t))
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            optimizer.update(net.params, net.gradient(x, t))
+            return tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+
+
+def test_a_fast_step_needs_no_more_memory_than_an_exact_step():
+    x, t = _batch()
+    exact = _step_peak("exact", np.float64, x, t)
+    assert _step_peak("fast", np.float64, x, t) <= exact / 2  # no whole col: about a tenth at batch 100
+    assert _step_peak("fast", np.float32, x, t) <= exact / 4
+
+
+def test_misaligned_and_byte_swapped_input():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 5, 5))
+    raw = np.zeros(x.nbytes + 1, dtype=np.uint8)
+    misaligned = raw[1:].view(np.float64).reshape(x.shape)
+    misaligned[...] = x
+    assert not misaligned.flags.aligned
+    swapped = x.astype(x.dtype.newbyteorder())
+    expected = _conv().forward(x)
+    for variant in (misaligned, swapped):
+        layer = _conv()
+        with fastdl.mode("fast"):
+            out = layer.forward(variant)
+            layer.backward(np.ones_like(out))
+        assert layer._fast is not None and _rel(out, expected) <= 1e-14
