@@ -5,6 +5,7 @@
 ``fastdl.trainer`` are the same API backed by compiled kernels where they apply.
 """
 from fastdl import _backend
+from fastdl._pool import configure_memory, release_memory
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -49,11 +50,11 @@ def show_config() -> None:
     """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
     import numpy as np
 
-    from fastdl import layers, optim
+    from fastdl import layers, optim, util
     print(f"fastdl {__version__} (NumPy {np.__version__})")
     for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
                          ("dropout", layers._dropout), ("activations", layers._activations),
-                         ("conv", layers._conv)]:
+                         ("conv", util._conv)]:
         if module is None:
             print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
         else:
@@ -69,5 +70,5 @@ __all__ = [
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
-    "show_config", "set_num_threads", "get_num_threads", "__version__",
+    "show_config", "set_num_threads", "get_num_threads", "configure_memory", "release_memory", "__version__",
 ]
