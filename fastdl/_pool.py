@@ -53,14 +53,14 @@ def configure_memory(cap_bytes: int | None = None, min_bytes: int | None = None,
     Parameters
     ----------
     cap_bytes : int, optional
-        Most bytes the pool keeps for reuse (default 256 MiB, or the
+        Most bytes the pool keeps for reuse (default 512 MiB, or the
         environment variable ``FASTDL_MEMORY_CAP``); 0 keeps nothing, so
         every array's memory goes back to the system when it is freed.
     min_bytes : int, optional
         Arrays smaller than this (default 256 KiB) use the system allocator
         directly.
     idle_seconds : int, optional
-        A block not reused for this long (default 2) is given back at the
+        A block not reused for this long (default 10) is given back at the
         pool's next use.
 
     Returns

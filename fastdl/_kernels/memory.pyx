@@ -78,9 +78,9 @@ cdef PyThread_type_lock lock = NULL
 cdef Slot slots[SLOTS]
 cdef Py_ssize_t n_slots = 0
 cdef size_t cached_bytes = 0
-cdef size_t cap_bytes = 256 * 1024 * 1024
+cdef size_t cap_bytes = 512 * 1024 * 1024
 cdef size_t min_bytes = 256 * 1024
-cdef time_t idle_seconds = 2
+cdef time_t idle_seconds = 10
 cdef size_t reuses = 0        # blocks handed out again (for tests and benchmarks)
 
 
