@@ -148,9 +148,9 @@ cdef void* allocate(size_t size, bint zeroed) noexcept nogil:
     if size < min_bytes:
         block = new_block(size, zeroed)
     else:
+        if size > <size_t>-1 - PAGE - HEADER:
+            return NULL  # the rounding or the header would overflow
         capacity = (size + PAGE - 1) // PAGE * PAGE
-        if capacity < size:
-            return NULL  # overflow
         block = take_cached(capacity)
         if block != NULL:
             if zeroed:
