@@ -804,18 +804,18 @@ cdef tuple flat_gradient(cnp.ndarray dout, Py_ssize_t FN):
     cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
     cdef const double* dout_data = <const double*>cnp.PyArray_DATA(dout)
     cdef double* flat_data = <double*>cnp.PyArray_DATA(flat)
-    cdef double* sums = <double*>cnp.PyArray_DATA(db)
+    cdef double* db_data = <double*>cnp.PyArray_DATA(db)
     cdef Py_ssize_t n, f
     cdef int n_threads = threads_for(N * P * FN, N)
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                transpose_image(dout_data + n * FN * P, flat_data + n * P * FN, sums, P, FN)
+                transpose_image(dout_data + n * FN * P, flat_data + n * P * FN, db_data, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
                 transpose_image(dout_data + n * FN * P, flat_data + n * P * FN, NULL, P, FN)
             for f in prange(FN, num_threads=n_threads, schedule="static"):
-                column_sum(dout_data, sums, f, N, FN, P)
+                column_sum(dout_data, db_data, f, N, FN, P)
     return flat, db
 
 
@@ -894,15 +894,15 @@ def pool_forward(x_, pool_h, pool_w, stride, pad):
     cdef cnp.ndarray _offsets = window_offsets(&g, 1, False)
     shape[0] = omp_get_max_threads() * pool_scratch(&g)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
-    cdef double* values = <double*>cnp.PyArray_DATA(scratch)
+    cdef double* scratch_data = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
     with nogil:
         if t == cnp.NPY_FLOAT64:
-            ties = pool_forward_batch(<const double*>x_data, out_data, arg_max_data, values, N, &g)
+            ties = pool_forward_batch(<const double*>x_data, out_data, arg_max_data, scratch_data, N, &g)
         elif t == cnp.NPY_FLOAT32:
-            ties = pool_forward_batch(<const float*>x_data, out_data, arg_max_data, values, N, &g)
+            ties = pool_forward_batch(<const float*>x_data, out_data, arg_max_data, scratch_data, N, &g)
         else:
-            ties = pool_forward_batch(<const uint16_t*>x_data, out_data, arg_max_data, values, N, &g)
+            ties = pool_forward_batch(<const uint16_t*>x_data, out_data, arg_max_data, scratch_data, N, &g)
     return None if ties else (out, arg_max)
 
 
