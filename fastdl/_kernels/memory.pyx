@@ -13,7 +13,8 @@
 #   size, and the size NumPy passes to free is not needed.
 # - Requests below `min_bytes` go straight to the system allocator. Larger
 #   ones are rounded up to whole pages; a cached block is reused when its
-#   capacity is at least the request and at most a quarter more. A block
+#   capacity is at least the request and at most a quarter more (the
+#   smallest such, the most recently freed among equals). A block
 #   enters the cache only when its array is freed (never while an array
 #   owns it), the newest replacing the oldest when the cache would exceed
 #   `cap_bytes` or SLOTS blocks. calloc clears a reused block itself.
@@ -72,6 +73,7 @@ cdef struct Slot:
     char* block           # the header of a cached block
     size_t capacity       # bytes after the header
     time_t cached_at
+    size_t freed          # when, in frees: among equal fits the latest wins (its lines may still be cached)
 
 
 cdef PyThread_type_lock lock = NULL
@@ -82,6 +84,7 @@ cdef size_t cap_bytes = 512 * 1024 * 1024
 cdef size_t min_bytes = 256 * 1024
 cdef time_t idle_seconds = 10
 cdef size_t reuses = 0        # blocks handed out again (for tests and benchmarks)
+cdef size_t frees = 0         # blocks cached so far
 
 
 cdef inline size_t capacity_of(const char* block) noexcept nogil:
@@ -129,7 +132,8 @@ cdef char* take_cached(size_t capacity) noexcept nogil:
     PyThread_acquire_lock(lock, WAIT_LOCK)
     for i in range(n_slots):
         if capacity <= slots[i].capacity <= capacity + capacity // 4:
-            if best < 0 or slots[i].capacity < slots[best].capacity:
+            if (best < 0 or slots[i].capacity < slots[best].capacity
+                    or (slots[i].capacity == slots[best].capacity and slots[i].freed > slots[best].freed)):
                 best = i
     block = NULL
     if best >= 0:
@@ -175,7 +179,7 @@ cdef void* handler_calloc(void* ctx, size_t nelem, size_t elsize) noexcept nogil
 
 cdef void handler_free(void* ctx, void* ptr, size_t size) noexcept nogil:
     # `size` is NumPy's idea of the size; the header knows the block's.
-    global n_slots, cached_bytes
+    global n_slots, cached_bytes, frees
     cdef char* block
     cdef size_t capacity
     cdef time_t now
@@ -194,6 +198,8 @@ cdef void handler_free(void* ctx, void* ptr, size_t size) noexcept nogil:
     slots[n_slots].block = block
     slots[n_slots].capacity = capacity
     slots[n_slots].cached_at = now
+    frees += 1
+    slots[n_slots].freed = frees
     n_slots += 1
     cached_bytes += capacity
     PyThread_release_lock(lock)
