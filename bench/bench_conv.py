@@ -180,11 +180,11 @@ def test_train_step(benchmark, one_thread, impl, net):
 TARGETS = [
     ("pool fwd+bwd (100, 30, 24, 24) 2x2 s2, target >= 10x",
      lambda impl: pool_step(impl, POOL_INPUTS["simple pool1"]), (10, 40)),
-    ("conv fwd+bwd simple conv1 (x float32), target >= 3x", lambda impl: conv_step(impl, "simple conv1"), (5, 40)),
-    ("conv fwd+bwd deep conv2 16->16 3x3 pad 1, target >= 2.5x",
+    ("conv fwd+bwd simple conv1 (x float32), target >= 1.8x", lambda impl: conv_step(impl, "simple conv1"), (5, 40)),
+    ("conv fwd+bwd deep conv2 16->16 3x3 pad 1, target >= 2.4x",
      lambda impl: conv_step(impl, "deep conv2"), (3, 30)),
-    ("train step SimpleConvNet, target >= 3x", lambda impl: train_step(impl, "SimpleConvNet"), (3, 30)),
-    ("train step DeepConvNet, target >= 2.5x", lambda impl: train_step(impl, "DeepConvNet"), (1, 20)),
+    ("train step SimpleConvNet, target >= 3.2x", lambda impl: train_step(impl, "SimpleConvNet"), (3, 30)),
+    ("train step DeepConvNet, target >= 2.7x", lambda impl: train_step(impl, "DeepConvNet"), (1, 20)),
 ]
 
 

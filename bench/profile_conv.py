@@ -5,6 +5,7 @@ Run, one thread everywhere::
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/profile_conv.py profile
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/profile_conv.py layers
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/profile_conv.py memory
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD python bench/profile_conv.py faults
 
 ``profile``: cProfile of a few steps (``gradient`` + ``Adam.update``, batch
 100) of each network, reference and fastdl: the functions that take the most
@@ -20,6 +21,12 @@ the NumPy memory a steady-state step holds (``tracemalloc`` traced from
 before the network is built; NumPy reports its array buffers to it: it does
 not see BLAS's own buffers) and the process's peak resident size
 (``ru_maxrss``), with the resident size before the first step beside it.
+
+``faults``: each (network, implementation) in a fresh process: the minor
+page faults (``ru_minflt``: fresh pages the kernel had to clear) of a
+steady-state step, median over 10 steps after 3 warm-up steps, alone and
+with a step of the other implementation between (its faults not counted),
+as when the book's classes run between fastdl's calls.
 """
 import cProfile
 import pstats
@@ -111,6 +118,31 @@ def measure_memory(net, impl):
           f"peak RSS {rss:7.1f} MiB (before the first step {rss_before:6.1f} MiB)", flush=True)
 
 
+def minor_faults(step):
+    """The minor page faults of one call of ``step``."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def measure_faults(net, impl, steps=10):
+    """One line: minor page faults per steady-state step, alone and interleaved with the other implementation."""
+    step = train_step(impl, net)
+    other = train_step("reference" if impl == "fastdl" else "fastdl", net)
+    for _ in range(3):
+        step()
+        other()
+    alone = sorted(minor_faults(step) for _ in range(steps))
+    interleaved = []
+    for _ in range(steps):
+        other()
+        interleaved.append(minor_faults(step))
+    interleaved.sort()
+    print(f"{net:14s} {impl:10s} minor page faults per step: {alone[steps // 2]:6d} alone "
+          f"(min {alone[0]}, max {alone[-1]}), {interleaved[steps // 2]:6d} with the other's step between "
+          f"(min {interleaved[0]}, max {interleaved[-1]})", flush=True)
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "profile"
     if command == "profile":
@@ -126,5 +158,11 @@ if __name__ == "__main__":
                 subprocess.run([sys.executable, __file__, "measure-memory", net, impl], check=True)
     elif command == "measure-memory":
         measure_memory(*sys.argv[2:4])
+    elif command == "faults":
+        for net in NETS:
+            for impl in ("reference", "fastdl"):
+                subprocess.run([sys.executable, __file__, "measure-faults", net, impl], check=True)
+    elif command == "measure-faults":
+        measure_faults(*sys.argv[2:4])
     else:
-        sys.exit(f"usage: {sys.argv[0]} profile|layers|memory")
+        sys.exit(f"usage: {sys.argv[0]} profile|layers|memory|faults")

@@ -6,6 +6,7 @@
 """
 from fastdl import _backend
 from fastdl._mode import get_mode, mode, set_mode
+from fastdl._pool import configure_memory, release_memory
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -50,11 +51,11 @@ def show_config() -> None:
     """Print fastdl's version, NumPy's, the compiled kernels in use, the thread count and the mode."""
     import numpy as np
 
-    from fastdl import fast, layers, optim
+    from fastdl import fast, layers, optim, util
     print(f"fastdl {__version__} (NumPy {np.__version__})")
     for name, module in [("optim", optim._kernels), ("batchnorm", layers._batchnorm),
                          ("dropout", layers._dropout), ("activations", layers._activations),
-                         ("conv", layers._conv), ("fastconv", fast._fastconv)]:
+                         ("conv", util._conv), ("fastconv", fast._fastconv)]:
         if module is None:
             print(f"  kernel {name}: MISSING ({_backend.missing.get(name)}); using the NumPy reference")
         else:
@@ -72,5 +73,5 @@ __all__ = [
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
     "show_config", "set_num_threads", "get_num_threads", "set_mode", "get_mode", "mode",
-    "__version__",
+    "configure_memory", "release_memory", "__version__",
 ]

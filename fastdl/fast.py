@@ -61,6 +61,16 @@ def _check_real(dout: np.ndarray, layer: str) -> None:
         raise TypeError(f"{layer}.backward needs real numbers of at most 64 bits, not {dout.dtype}")
 
 
+def _pool_output_size(pool: layers.Pooling, H: int, W: int) -> tuple[int, int] | None:
+    """``(out_h, out_w)`` of pooling an ``H`` x ``W`` image, or None where the book's
+    ``int(1 + (H - pool_h)/stride)`` (which ignores ``pad``) is another size."""
+    out_h = (H + 2 * pool.pad - pool.pool_h) // pool.stride + 1
+    out_w = (W + 2 * pool.pad - pool.pool_w) // pool.stride + 1
+    if (out_h, out_w) != (int(1 + (H - pool.pool_h) / pool.stride), int(1 + (W - pool.pool_w) / pool.stride)):
+        return None
+    return out_h, out_w
+
+
 def _blocks(N: int, rows_per_image: int):
     """``(n0, n1)`` ranges of images of about ``BLOCK_ROWS`` rows each."""
     step = max(1, BLOCK_ROWS // max(1, rows_per_image))
@@ -134,7 +144,7 @@ class Convolution(layers.Convolution):
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
         P = out_h * out_w
-        if pool is not None and pool._output_size(out_h, out_w) is None:
+        if pool is not None and _pool_output_size(pool, out_h, out_w) is None:
             return None
         filters = W.reshape(FN, -1)  # (FN, K), a view as the exact layer's col_W: backward reads W then
         K = C * FH * FW
@@ -143,7 +153,7 @@ class Convolution(layers.Convolution):
             out = np.empty((N, FN, P), dtype=dtype)
         else:
             state.pool = (pool.pool_h, pool.pool_w, pool.stride)
-            out = np.empty((N, FN, *pool._output_size(out_h, out_w)), dtype=dtype)
+            out = np.empty((N, FN, *_pool_output_size(pool, out_h, out_w)), dtype=dtype)
             state.pooled, state.arg = out, np.empty(out.shape, dtype=np.uint8)
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
@@ -296,7 +306,7 @@ class Pooling(layers.Pooling):
             return None
         H, W = image.shape[2:]
         layers._check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
-        if (self.pool_h * self.pool_w > 255 or self._output_size(H, W) is None):
+        if (self.pool_h * self.pool_w > 255 or _pool_output_size(self, H, W) is None):
             return None
         out, arg = _fastconv.pool_forward(image, self.pool_h, self.pool_w, self.stride)
         self.x = x

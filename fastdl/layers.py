@@ -5,11 +5,11 @@
 kernels wherever a kernel computes exactly what the reference would, and
 the reference's own NumPy code everywhere else; bad input gets a clear
 error, and a kernel only ever sees input it covers. ``Sigmoid``, ``Affine``
-and ``SoftmaxWithLoss`` are the reference's: ``Affine`` spends its time in
-BLAS matrix products, which a kernel would not speed up, softmax runs once
-per step, and the chapter's networks train with ReLU.
-``Convolution`` and ``Pooling`` (chapters 7-8) run compiled ``im2col``,
-``col2im`` and max-pooling kernels around NumPy's matrix products.
+and ``SoftmaxWithLoss`` are the reference's: ``Affine``'s time is BLAS's
+matrix products, and softmax runs once per step. ``Convolution`` and
+``Pooling`` (chapters 7-8) run compiled ``im2col``, ``col2im`` and
+max-pooling kernels around NumPy's matrix products, allocating from
+fastdl's memory pool (``fastdl.configure_memory``).
 """
 from __future__ import annotations
 
@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from fastdl import _backend, util
+from fastdl._pool import pooled
 from fastdl.reference import layers as reference
 from fastdl.reference.layers import Affine, Sigmoid, SoftmaxWithLoss
-from fastdl.util import _SOURCE_DTYPES, _is_int, _kernel_image
 
 _batchnorm = _backend.load_fastest("batchnorm")
 _dropout = _backend.load("dropout")
 _activations = _backend.load("activations")
-_conv = _backend.load("conv")
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _REAL_KINDS = "biuf"
@@ -334,6 +333,10 @@ def _book_float64(layer: reference.Convolution | reference.Pooling) -> bool:
     return layer.dtype is None or layer.dtype == np.float64
 
 
+def _is_int(value: object) -> bool:
+    return type(value) is int or isinstance(value, np.integer)
+
+
 def _check_images(x: object, layer: str) -> None:
     """Reject what is not a non-empty ``(N, C, H, W)`` array, with a clear message."""
     if not isinstance(x, np.ndarray):
@@ -373,13 +376,14 @@ class Convolution(reference.Convolution):
     layers after it copy it either way); ``dx`` is laid out as
     ``fastdl.util.col2im``'s. Every array it returns or keeps is new.
 
-    Float16/32/64 input with float16/32/64 ``W`` and ``b`` of shape
-    ``(FN,)`` runs the kernels; other dtypes run the reference's code. Input
-    that is not a non-empty 4-D array matching ``W``'s channels, a stride
-    below 1, a negative pad or a filter larger than the padded input raise
-    a ValueError or TypeError.
+    Float16/32/64 input of any layout with float16/32/64 ``W`` and ``b`` of
+    shape ``(FN,)`` runs the kernels; other dtypes run the reference's code.
+    Input that is not a non-empty 4-D array matching ``W``'s channels, a
+    stride below 1, a negative pad or a filter larger than the padded input
+    raise a ValueError or TypeError.
     """
 
+    @pooled
     def forward(self, x: np.ndarray) -> np.ndarray:
         FN, C, FH, FW = self._filter_shape()
         _check_images(x, "Convolution")
@@ -387,22 +391,12 @@ class Convolution(reference.Convolution):
         if channels != C:
             raise ValueError(f"Convolution: x has {channels} channels but W {self.W.shape} expects {C}")
         _check_window("Convolution", H, W, FH, FW, self.stride, self.pad)
-        image = _kernel_image(x)
-        b = self.b
-        if (_conv is None or image is None or not _book_float64(self) or self.W.dtype not in _SOURCE_DTYPES
-                or type(b) is not np.ndarray
-                or b.dtype not in _SOURCE_DTYPES or b.shape != (FN,)):
+        kernels = util._conv if _book_float64(self) else None
+        result = None if kernels is None else kernels.conv_forward(x, self.W, self.b, self.stride, self.pad)
+        if result is None:
             return super().forward(x)
-        out_h = (H + 2 * self.pad - FH) // self.stride + 1
-        out_w = (W + 2 * self.pad - FW) // self.stride + 1
-        col = _conv.im2col(image, FH, FW, self.stride, self.pad)
-        col_W = self.W.reshape(FN, -1).T
-        # np.dot(col, col_W) is float64 for any float W; b converts exactly, as `+ b` does.
-        out = _conv.add_bias_transposed_output(np.dot(col, col_W), np.ascontiguousarray(b, dtype=np.float64),
-                                               out_h, out_w)
+        out, self.col, self.col_W = result
         self.x = x
-        self.col = col
-        self.col_W = col_W
         return out
 
     def _filter_shape(self) -> tuple[int, int, int, int]:
@@ -411,20 +405,17 @@ class Convolution(reference.Convolution):
             raise ValueError(f"Convolution: W must be a 4-D (FN, C, FH, FW) array, not {np.shape(W)}")
         return W.shape
 
+    @pooled
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        if not _book_float64(self):
-            return super().backward(dout)
-        flat = self._weight_gradients(dout)
-        FH, FW = self.W.shape[2:]
-        dcol = np.dot(flat, self.col_W.T)
-        return util.col2im(dcol, self.x.shape, FH, FW, self.stride, self.pad)
+        return self._backward(dout, True)
 
+    @pooled
     def backward_weights(self, dout: np.ndarray) -> None:
         """Set ``dW`` and ``db`` only: ``backward`` without the input's gradient."""
-        self._weight_gradients(dout)
+        self._backward(dout, False)
 
-    def _weight_gradients(self, dout: np.ndarray) -> np.ndarray:
-        """Set ``db`` and ``dW``; return ``dout`` as the reference's ``(N*out_h*out_w, FN)`` matrix."""
+    def _backward(self, dout: np.ndarray, input_gradient: bool) -> np.ndarray | None:
+        """Set ``dW`` and ``db``; return ``dx`` if ``input_gradient``."""
         if self.col is None:
             raise RuntimeError("Convolution.backward called before forward")
         if not isinstance(dout, np.ndarray):
@@ -434,17 +425,13 @@ class Convolution(reference.Convolution):
         expected = (N, FN, (H + 2 * self.pad - FH) // self.stride + 1, (W + 2 * self.pad - FW) // self.stride + 1)
         if dout.shape != expected:
             raise ValueError(f"Convolution: dout has shape {dout.shape} but the forward pass's output had {expected}")
-        # The reference's transpose-and-reshape copies into C order unless N,
-        # FN or out_h*out_w is 1 (then it is a view, which NumPy sums and
-        # multiplies in another order): the kernel stands in for the copy only.
-        if (_conv is not None and type(dout) is np.ndarray and dout.dtype == np.float64
-                and dout.flags.c_contiguous and N >= 2 and FN >= 2 and expected[2] * expected[3] >= 2):
-            flat, self.db = _conv.flatten_output_gradient(dout)
-        else:
-            flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
-            self.db = np.sum(flat, axis=0)
-        self._set_dW(flat)
-        return flat
+        kernels = util._conv if _book_float64(self) else None
+        result = None if kernels is None else kernels.conv_backward(
+            dout, self.col, self.col_W, self.x.shape, FH, FW, self.stride, self.pad, input_gradient)
+        if result is None:
+            return super().backward(dout) if input_gradient else super().backward_weights(dout)
+        dx, self.dW, self.db = result
+        return dx
 
 
 class Pooling(reference.Pooling):
@@ -466,48 +453,36 @@ class Pooling(reference.Pooling):
     than the padded input raise a ValueError or TypeError.
     """
 
-    def _output_size(self, H: int, W: int) -> tuple[int, int] | None:
-        """``(out_h, out_w)`` where the kernels apply, else None."""
-        out_h = (H + 2 * self.pad - self.pool_h) // self.stride + 1
-        out_w = (W + 2 * self.pad - self.pool_w) // self.stride + 1
-        if (out_h, out_w) != (int(1 + (H - self.pool_h) / self.stride), int(1 + (W - self.pool_w) / self.stride)):
-            return None
-        return out_h, out_w
-
+    @pooled
     def forward(self, x: np.ndarray) -> np.ndarray:
         _check_images(x, "Pooling")
         H, W = x.shape[2:]
         _check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
-        image = _kernel_image(x)
-        result = None
-        if _conv is not None and image is not None and _book_float64(self) and self._output_size(H, W) is not None:
-            result = _conv.pool_forward(image, self.pool_h, self.pool_w, self.stride, self.pad)
+        kernels = util._conv if _book_float64(self) else None
+        result = None if kernels is None else kernels.pool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
         if result is None:
             return super().forward(x)
         out, self.arg_max = result
         self.x = x
         return out
 
+    @pooled
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.arg_max is None:
             raise RuntimeError("Pooling.backward called before forward")
         if not isinstance(dout, np.ndarray):
             raise TypeError(f"Pooling.backward expects a NumPy array, not {type(dout).__name__}")
         N, C, H, W = self.x.shape
-        output_size = self._output_size(H, W)
-        if output_size is None:  # the reference's reshapes decide
-            return super().backward(dout)
-        if dout.shape != (N, C, *output_size):
-            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had "
-                             f"{(N, C, *output_size)}")
-        arg_max = self.arg_max
-        dx = None
-        if (_conv is not None and dout.dtype in _SOURCE_DTYPES and _book_float64(self)
-                and type(arg_max) is np.ndarray and arg_max.dtype == np.intp and arg_max.flags.c_contiguous
-                and arg_max.size == dout.size):
-            # Float16/32 values convert exactly, as the reference's float64 `dmax` does.
-            dx = _conv.pool_backward(np.ascontiguousarray(dout, dtype=np.float64), arg_max, self.x.shape,
-                                     self.pool_h, self.pool_w, self.stride, self.pad)
+        expected = (N, C, (H + 2 * self.pad - self.pool_h) // self.stride + 1,
+                    (W + 2 * self.pad - self.pool_w) // self.stride + 1)
+        # Where the book's int(1 + (H - pool_h)/stride), which ignores pad,
+        # is another size, the reference's reshapes decide.
+        book = (N, C, int(1 + (H - self.pool_h) / self.stride), int(1 + (W - self.pool_w) / self.stride))
+        if expected == book and dout.shape != expected:
+            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had {expected}")
+        kernels = util._conv if _book_float64(self) else None
+        dx = None if kernels is None else kernels.pool_backward(
+            dout, self.arg_max, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
         return super().backward(dout) if dx is None else dx
 
 

@@ -144,25 +144,62 @@ def test_util_functions_fall_back_to_the_reference():
                 reference.col2im(col.astype(np.int32), (1, 1, 3, 3), 2, 2))
 
 
-@pytest.mark.skipif(layers._conv is None, reason="compiled kernels not built")
-def test_kernel_entry_points_check_their_arguments():
-    kernels = layers._conv
-    x = np.ones((1, 2, 6, 6))
-    with pytest.raises(ValueError, match="C-contiguous"):
-        kernels.im2col(np.asfortranarray(x), 3, 3, 1, 0)
-    with pytest.raises(ValueError, match="C-contiguous"):
-        kernels.im2col(x.astype(np.int64), 3, 3, 1, 0)
-    with pytest.raises(ValueError, match="larger than the padded input"):
-        kernels.im2col(x, 7, 3, 1, 0)
-    with pytest.raises(ValueError, match="at least"):
-        kernels.pool_forward(x, 2, 2, 0, 0)
-    with pytest.raises(ValueError, match="shape"):
-        kernels.col2im(np.ones((5, 18)), (1, 2, 6, 6), 3, 3, 1, 0)
-    with pytest.raises(ValueError, match="float64"):
-        kernels.col2im(np.ones((16, 18), np.float32), (1, 2, 6, 6), 3, 3, 1, 0)
-    with pytest.raises(ValueError, match="arg_max"):
-        kernels.pool_backward(np.ones((1, 2, 3, 3)), np.zeros(18, np.int32), (1, 2, 6, 6), 2, 2, 2, 0)
-    assert kernels.pool_backward(np.ones((1, 2, 3, 3)), np.full(18, -1, np.intp), (1, 2, 6, 6), 2, 2, 2, 0) is None
+def _entry(module, name):
+    """``module``'s entry point ``name`` (or its older ``name_kernel`` spelling)."""
+    return getattr(module, name, None) or getattr(module, name + "_kernel")
+
+
+def _uncovered_calls():
+    """(kernel module, entry point, arguments it does not cover), one or more per module."""
+    x = np.ones((2, 3, 6, 6))
+    shape = x.shape
+    conv = util._conv
+    calls = [
+        (conv, "im2col", (x.astype(np.int64), 3, 3, 1, 0)),
+        (conv, "im2col", (x, 7, 3, 1, 0)),                         # larger than the padded image
+        (conv, "im2col", (x, 3, 3, 0, 0)),                         # stride 0
+        (conv, "im2col", (x, 3.0, 3, 1, 0)),                       # a float size
+        (conv, "im2col", (x.tolist(), 3, 3, 1, 0)),
+        (conv, "im2col", (np.ones((2, 0, 6, 6)), 3, 3, 1, 0)),     # empty: the reference's reshapes decide
+        (conv, "col2im", (np.ones((5, 27)), shape, 3, 3, 1, 0)),   # wrong size
+        (conv, "col2im", (np.ones((32, 27), np.int32), shape, 3, 3, 1, 0)),
+        (conv, "col2im", (np.ones((32, 27)), [2, 3, 6, 6], 3, 3, 1, 0)),
+        (conv, "conv_forward", (x, np.ones((4, 3, 3, 3), np.int64), np.zeros(4), 1, 0)),
+        (conv, "conv_forward", (x, np.ones((4, 3, 3, 3)), np.zeros(5), 1, 0)),
+        (conv, "conv_forward", (x, np.ones((4, 2, 3, 3)), np.zeros(4), 1, 0)),
+        (conv, "conv_backward", (np.ones((2, 4, 4, 4)), np.ones((32, 27), np.float32), np.ones((27, 4)),
+                                 shape, 3, 3, 1, 0, True)),
+        (conv, "conv_backward", (np.ones((2, 4, 3, 3)), np.ones((32, 27)), np.ones((27, 4)), shape, 3, 3, 1, 0, True)),
+        (conv, "pool_forward", (x, 2, 2, 0, 0)),
+        (conv, "pool_forward", (x.astype(np.int32), 2, 2, 2, 0)),
+        (conv, "pool_forward", (np.ones((1, 1, 1, 2)), 1, 4, 1, 1)),  # the book's size ignores pad
+        (conv, "pool_backward", (np.ones((2, 3, 3, 3)), np.zeros(54, np.int32), shape, 2, 2, 2, 0)),
+        (conv, "pool_backward", (np.ones((2, 3, 3, 3)), np.full(54, 4, np.intp), shape, 2, 2, 2, 0)),
+        (conv, "pool_backward", (np.ones((2, 3, 3, 3)), np.full(54, -1, np.intp), shape, 2, 2, 2, 0)),
+    ]
+    activations = _backend.load("activations")
+    calls += [(activations, "relu_forward", (x.astype(np.int64),)),
+              (activations, "relu_backward", (np.ones(4), np.zeros(3, bool)))]
+    batchnorm = _backend.load("batchnorm")
+    m = np.ones((4, 3))
+    calls += [(batchnorm, "forward_train", (m.astype(np.int64), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), 0.9, 0.1)),
+              (batchnorm, "forward_test", (m, np.ones(4), np.zeros(3), np.zeros(3), np.ones(3))),
+              (batchnorm, "backward", (m, m, m, np.ones(3), np.ones(3, np.float32)))]
+    dropout = _backend.load("dropout")
+    calls += [(dropout, "backward", (np.ones(4), np.zeros(3, bool)))]
+    return calls
+
+
+@pytest.mark.skipif(util._conv is None, reason="compiled kernels not built")
+@pytest.mark.parametrize("case", range(len(_uncovered_calls()) if util._conv is not None else 0))
+def test_kernels_decline_by_returning_none_and_write_nothing(case):
+    # The kernel contract (fastdl/_kernels/README.md): a wrapper given
+    # input it does not cover returns None, having written nothing.
+    module, name, args = _uncovered_calls()[case]
+    before = [a.copy() for a in args if isinstance(a, np.ndarray)]
+    assert _entry(module, name)(*args) is None
+    after = [a for a in args if isinstance(a, np.ndarray)]
+    assert all(same(a, b) for a, b in zip(after, before))
 
 
 def _conv_and_pool(queue=None):
@@ -174,7 +211,7 @@ def _conv_and_pool(queue=None):
         queue.put(total)
 
 
-@pytest.mark.skipif(layers._conv is None, reason="compiled kernels not built")
+@pytest.mark.skipif(util._conv is None, reason="compiled kernels not built")
 def test_a_forked_child_does_not_hang():
     old = _backend.load("threads")._set_thread_threshold(1)
     threads = fastdl.get_num_threads()

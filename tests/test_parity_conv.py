@@ -14,7 +14,7 @@ from fastdl.reference import convnets as reference_convnets
 SOURCE_DTYPES = [np.float16, np.float32, np.float64]
 SPECIAL_VALUES = [np.nan, np.inf, -np.inf, -0.0, 0.0]
 
-needs_kernels = pytest.mark.skipif(layers._conv is None, reason="compiled kernels not built")
+needs_kernels = pytest.mark.skipif(util._conv is None, reason="compiled kernels not built")
 
 
 def same(a, b):
@@ -217,7 +217,7 @@ def test_gradients_keep_the_references_layout_where_it_matters(N, C, H, W, conti
 
 @pytest.fixture
 def low_thread_threshold():
-    if layers._conv is None:
+    if util._conv is None:
         pytest.skip("compiled kernels not built")
     if not fastdl._threads.OPENMP:
         pytest.skip("built without OpenMP: every thread count runs one thread")

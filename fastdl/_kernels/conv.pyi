@@ -1,23 +1,26 @@
 import numpy as np
 import numpy.typing as npt
 
+# Every entry point returns None for input it does not cover (the caller
+# then runs the reference), having written nothing.
+
 def im2col(
-    x: npt.NDArray[np.floating], filter_h: int, filter_w: int, stride: int, pad: int,
-) -> npt.NDArray[np.float64]: ...
+    x_: object, filter_h: object, filter_w: object, stride: object, pad: object,
+) -> npt.NDArray[np.float64] | None: ...
 def col2im(
-    col: npt.NDArray[np.float64], input_shape: tuple[int, int, int, int],
-    filter_h: int, filter_w: int, stride: int, pad: int,
-) -> npt.NDArray[np.float64]: ...
-def add_bias_transposed_output(
-    prod: npt.NDArray[np.float64], b: npt.NDArray[np.float64], out_h: int, out_w: int,
-) -> npt.NDArray[np.float64]: ...
-def flatten_output_gradient(
-    dout: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+    col_: object, input_shape: object, filter_h: object, filter_w: object, stride: object, pad: object,
+) -> npt.NDArray[np.float64] | None: ...
+def conv_forward(
+    x_: object, W_: object, b_: object, stride: object, pad: object,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.floating]] | None: ...
+def conv_backward(
+    dout_: object, col_: object, col_W_: object, input_shape: object,
+    filter_h: object, filter_w: object, stride: object, pad: object, input_gradient: bool,
+) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.floating], npt.NDArray[np.floating]] | None: ...
 def pool_forward(
-    x: npt.NDArray[np.floating], pool_h: int, pool_w: int, stride: int, pad: int,
+    x_: object, pool_h: object, pool_w: object, stride: object, pad: object,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]] | None: ...
 def pool_backward(
-    dout: npt.NDArray[np.float64], arg_max: npt.NDArray[np.intp], input_shape: tuple[int, int, int, int],
-    pool_h: int, pool_w: int, stride: int, pad: int,
+    dout_: object, arg_max_: object, input_shape: object,
+    pool_h: object, pool_w: object, stride: object, pad: object,
 ) -> npt.NDArray[np.float64] | None: ...

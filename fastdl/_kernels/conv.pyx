@@ -41,8 +41,8 @@
 # one thread, over all images in order). A forked child process runs on
 # one thread.
 #
-# The `def` wrappers check types, layouts and shapes again (cheaply);
-# fastdl/layers.py and fastdl/util.py decide what reaches them.
+# The `def` wrappers decide what the loops cover (types, layouts, sizes)
+# and return None for the rest; the callers then run the reference.
 from cython.parallel cimport prange
 from libc.stdint cimport uint16_t, uint64_t
 from libc.string cimport memcpy, memset
@@ -62,13 +62,14 @@ ctypedef fused source_t:
     float
     uint16_t  # float16, as its bits
 
-# Rows of a transposing pass handled together, so that both sides stay in cache.
-DEF TILE = 16
-# Pooling windows of a row of outputs scanned side by side (bounds the scratch).
-DEF WINDOWS = 64
-# How far ahead (in doubles) col2im prefetches the rows of `col` it walks
-# backwards, which the hardware prefetchers follow poorly.
-DEF PREFETCH_DISTANCE = 1024
+cdef enum:
+    # Rows of a transposing pass handled together, so that both sides stay in cache.
+    TILE = 16
+    # Pooling windows of a row of outputs scanned side by side (bounds the scratch).
+    WINDOWS = 64
+    # How far ahead (in doubles) col2im prefetches the rows of `col` it walks
+    # backwards, which the hardware prefetchers follow poorly.
+    PREFETCH_DISTANCE = 1024
 
 
 cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
@@ -270,26 +271,28 @@ cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's ro
                               const double* b,      # IN  (FN,)
                               double* out,          # OUT (FN, P)
                               Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
-    cdef Py_ssize_t p0, p, f, p_end
-    for p0 in range(0, P, TILE):
+    cdef Py_ssize_t p0 = 0, p, f, p_end
+    while p0 < P:  # (a `range` step must be a literal for Cython to compile a C loop)
         p_end = min(p0 + TILE, P)
         for f in range(FN):
             for p in range(p0, p_end):
                 out[f * P + p] = prod[p * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+        p0 = p_end
 
 
 cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
                           double* flat,           # OUT (P, FN)
                           double* sums,           # IN/OUT (FN,) running column sums, or NULL
                           Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
-    cdef Py_ssize_t p0, p, f, p_end
+    cdef Py_ssize_t p0 = 0, p, f, p_end
     cdef double v
     if sums == NULL:
-        for p0 in range(0, P, TILE):
+        while p0 < P:
             p_end = min(p0 + TILE, P)
             for f in range(FN):
                 for p in range(p0, p_end):
                     flat[p * FN + f] = dout[f * P + p]  # dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+            p0 = p_end
         return
     # Row by row: each column's sum in row order (n, then p), and
     # consecutive additions go to different columns (no dependency chain).
@@ -442,7 +445,8 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
             for ox in range(g.OW):
                 if ox < lo or ox >= lo + n:
                     ties += pool_window(plane, out + c * g.OH * g.OW, arg_max + c, values, g, oy, ox)
-            for first in range(lo, lo + n, WINDOWS):
+            first = lo
+            while first < lo + n:  # (a `range` step must be a literal for Cython to compile a C loop)
                 m = min(WINDOWS, lo + n - first)
                 src = plane + iy0 * g.W + first * g.stride - g.pad
                 for k in range(K):
@@ -460,6 +464,7 @@ cdef Py_ssize_t pool_forward_image(const source_t* x,        # IN  (C, H, W) one
                     for i in range(m):
                         if best[i] == 0.0:
                             ties += zero_tie(row_values + i, K, m)
+                first += m
     return ties
 
 
@@ -550,39 +555,76 @@ cdef void pool_backward_batch(const double* dout,            # IN  (N, C, OH, OW
 
 
 # ---- the Python entry points ------------------------------------------------------
+#
+# Each declines input it does not cover by returning None, having written
+# nothing; it raises only MemoryError. A source array of another layout
+# (strided, Fortran-ordered, misaligned, byte-swapped) is read from a
+# C-ordered native copy: the same values, so the same results.
 
-cdef int source_type(cnp.ndarray a, int ndim, str name) except -1:
-    """NumPy's type number of ``a``, an exact, aligned, native, C-contiguous
-    float16/32/64 ndarray of ``ndim`` dimensions."""
+cdef int source_type(cnp.ndarray a) noexcept:
+    """NumPy's type number of float16/32/64 ``a`` (any byte order), else -1."""
     cdef int t = cnp.PyArray_TYPE(a)
-    if (not cnp.PyArray_CheckExact(a) or (t != cnp.NPY_FLOAT64 and t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT16)
-            or cnp.PyArray_NDIM(a) != ndim or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
-        raise ValueError(f"conv kernel: {name} must be an exact, aligned, native, C-contiguous "
-                         f"{ndim}-D float16, float32 or float64 array")
-    return t
+    return t if t == cnp.NPY_FLOAT64 or t == cnp.NPY_FLOAT32 or t == cnp.NPY_FLOAT16 else -1
 
 
-cdef int check_float64(cnp.ndarray a, int ndim, str name) except -1:
-    if source_type(a, ndim, name) != cnp.NPY_FLOAT64:
-        raise ValueError(f"conv kernel: {name} must be float64")
-    return 0
+cdef object source_array(object a_, int ndim):
+    """``a_`` as the loops read it, an aligned, native, C-contiguous float16/32/64
+    ndarray of ``ndim`` dimensions (a copy where it is laid out otherwise); None
+    where ``a_`` is not a non-empty exact float16/32/64 ndarray of ``ndim``
+    dimensions (the reference's reshapes decide about empty ones)."""
+    if not cnp.PyArray_CheckExact(a_):
+        return None
+    cdef cnp.ndarray a = <cnp.ndarray>a_
+    if cnp.PyArray_NDIM(a) != ndim or source_type(a) < 0 or cnp.PyArray_SIZE(a) == 0:
+        return None
+    if cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a):
+        return a
+    return np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
 
 
-cdef Geometry make_geometry(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW,
-                            Py_ssize_t stride, Py_ssize_t pad) except *:
-    cdef Geometry g
-    if FH < 1 or FW < 1 or stride < 1 or pad < 0:
-        raise ValueError("conv kernel: filter sizes and stride must be at least 1, pad at least 0")
-    if H + 2 * pad < FH or W + 2 * pad < FW:
-        raise ValueError("conv kernel: the filter is larger than the padded input")
+cdef object float64_array(object a_, int ndim):
+    """``a_`` as an aligned, native, C-contiguous float64 array (float16/32
+    convert exactly, as the reference's float64 arithmetic converts them); None
+    where it is not an exact float16/32/64 ndarray of ``ndim`` dimensions."""
+    cdef object a = source_array(a_, ndim)
+    if a is None or cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT64:
+        return a
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+cdef bint is_size(object v) noexcept:
+    """Whether ``v`` is an int (or NumPy integer) the loops can index with."""
+    if type(v) is not int and not isinstance(v, np.integer):
+        return False
+    return -(1 << 40) < v < (1 << 40)  # far below any overflow of the products below
+
+
+cdef bint make_geometry(Geometry* g, object C, object H, object W, object FH, object FW,
+                        object stride, object pad) noexcept:
+    """Fill ``g`` (offsets unset); False where the sizes are not integers
+    describing a window inside the padded image."""
+    cdef object v
+    for v in (C, H, W, FH, FW, stride, pad):
+        if not is_size(v):
+            return False
     g.C, g.H, g.W, g.FH, g.FW, g.stride, g.pad = C, H, W, FH, FW, stride, pad
-    g.OH = (H + 2 * pad - FH) // stride + 1
-    g.OW = (W + 2 * pad - FW) // stride + 1
-    g.HP = H + 2 * pad + stride - 1
-    g.WP = W + 2 * pad + stride - 1
+    if (g.C < 0 or g.H < 0 or g.W < 0 or g.FH < 1 or g.FW < 1 or g.stride < 1 or g.pad < 0
+            or g.H + 2 * g.pad < g.FH or g.W + 2 * g.pad < g.FW):
+        return False
+    g.OH = (g.H + 2 * g.pad - g.FH) // g.stride + 1
+    g.OW = (g.W + 2 * g.pad - g.FW) // g.stride + 1
+    g.HP = g.H + 2 * g.pad + g.stride - 1
+    g.WP = g.W + 2 * g.pad + g.stride - 1
     g.offsets = NULL
-    return g
+    return True
+
+
+cdef bint image_shape(object shape, Py_ssize_t* N) noexcept:
+    """Whether ``shape`` is a tuple of 4 sizes, the first (set in ``N``) at least 0."""
+    if type(shape) is not tuple or len(<tuple>shape) != 4 or not is_size(shape[0]) or shape[0] < 0:
+        return False
+    N[0] = shape[0]
+    return True
 
 
 cdef cnp.ndarray window_offsets(Geometry* g, Py_ssize_t channels, bint padded):
@@ -621,28 +663,23 @@ cdef tuple fold_arrays(const Geometry* g, Py_ssize_t N, bint padded_out):
     return result, cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
 
 
-def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t stride, Py_ssize_t pad):
-    """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x`` ``(N, C, H, W)``: the reference's ``im2col``.
-
-    C-ordered, or Fortran-ordered for one image, as the reference's.
-    """
-    cdef int t = source_type(x, 4, "x")
-    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
-    cdef Geometry g = make_geometry(d[1], d[2], d[3], filter_h, filter_w, stride, pad)
-    cdef Py_ssize_t N = d[0]
+cdef cnp.ndarray im2col_array(cnp.ndarray x, Geometry* g):
+    """``col`` of ``x``, a C-ordered native float16/32/64 ``(N, C, H, W)`` array of ``g``'s sizes."""
+    cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0)
+    cdef int t = cnp.PyArray_TYPE(x)
     cdef cnp.npy_intp shape[2]
     shape[0] = N * g.OH * g.OW
     shape[1] = g.C * g.FH * g.FW
     cdef cnp.ndarray col = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-    cdef double* dst = <double*>cnp.PyArray_DATA(col)
-    cdef cnp.ndarray _offsets = window_offsets(&g, g.C, False)
+    cdef double* col_data = <double*>cnp.PyArray_DATA(col)
+    cdef cnp.ndarray _offsets = window_offsets(g, g.C, False)
     with nogil:
         if t == cnp.NPY_FLOAT64:
-            im2col_batch(<const double*>cnp.PyArray_DATA(x), dst, N, &g)
+            im2col_batch(<const double*>cnp.PyArray_DATA(x), col_data, N, g)
         elif t == cnp.NPY_FLOAT32:
-            im2col_batch(<const float*>cnp.PyArray_DATA(x), dst, N, &g)
+            im2col_batch(<const float*>cnp.PyArray_DATA(x), col_data, N, g)
         else:
-            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), dst, N, &g)
+            im2col_batch(<const uint16_t*>cnp.PyArray_DATA(x), col_data, N, g)
     if N == 1:
         # The reference's transpose-and-reshape is then a view, Fortran-ordered,
         # and NumPy's matrix products take another path (other bits) for it.
@@ -650,156 +687,262 @@ def im2col(cnp.ndarray x, Py_ssize_t filter_h, Py_ssize_t filter_w, Py_ssize_t s
     return col
 
 
-def col2im(cnp.ndarray col, tuple input_shape, Py_ssize_t filter_h, Py_ssize_t filter_w,
-           Py_ssize_t stride, Py_ssize_t pad):
-    """The reference's ``col2im`` of float64 ``col``.
-
-    A new C-ordered array, or the reference's view of a padded image where
-    the layout can change later results (one image, one channel or one pixel).
-    """
-    check_float64(col, 2, "col")
-    cdef Py_ssize_t N, C, H, W
-    N, C, H, W = input_shape
-    cdef Geometry g = make_geometry(C, H, W, filter_h, filter_w, stride, pad)
-    if N < 0 or cnp.PyArray_DIM(col, 0) != N * g.OH * g.OW or cnp.PyArray_DIM(col, 1) != C * g.FH * g.FW:
-        raise ValueError("conv kernel: col does not have the shape (N*OH*OW, C*FH*FW) of input_shape")
-    cdef cnp.ndarray _offsets = window_offsets(&g, C, True)
+cdef object col2im_array(object col_, Py_ssize_t N, Geometry* g):
+    """The reference's ``col2im`` of ``col_`` (float16/32/64, ``N*OH*OW*C*FH*FW`` entries), or None."""
+    cdef Py_ssize_t rows = N * g.OH * g.OW
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    if not cnp.PyArray_CheckExact(col_) or source_type(<cnp.ndarray>col_) < 0:
+        return None
+    if cnp.PyArray_SIZE(<cnp.ndarray>col_) != rows * K or rows * K == 0:
+        return None
+    cdef cnp.ndarray col = float64_array(col_.reshape(rows, K), 2)
+    cdef cnp.ndarray _offsets = window_offsets(g, g.C, True)
     cdef cnp.ndarray img, scratch
-    cdef bint padded_out = reference_layout_matters(N, C, H, W)
-    img, scratch = fold_arrays(&g, N, padded_out)
+    cdef bint padded_out = reference_layout_matters(N, g.C, g.H, g.W)
+    img, scratch = fold_arrays(g, N, padded_out)
     with nogil:
         col2im_batch(<const double*>cnp.PyArray_DATA(col), <double*>cnp.PyArray_DATA(img),
-                     <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
-    return img[:, :, pad:H + pad, pad:W + pad] if padded_out else img
+                     <double*>cnp.PyArray_DATA(scratch), padded_out, N, g)
+    return img[:, :, g.pad:g.H + g.pad, g.pad:g.W + g.pad] if padded_out else img
 
 
-def add_bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t out_h, Py_ssize_t out_w):
-    """``(prod + b).reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)`` as a new C-ordered array.
+def im2col(x_, filter_h, filter_w, stride, pad):
+    """``col`` (float64, ``(N*OH*OW, C*FH*FW)``) of ``x_`` ``(N, C, H, W)``: the reference's ``im2col``.
 
-    ``prod`` is float64 ``(N*out_h*out_w, FN)``, ``b`` float64 ``(FN,)``.
+    C-ordered, or Fortran-ordered for one image, as the reference's. None
+    unless ``x_`` is a float16/32/64 ndarray and the sizes integers of a
+    window inside the padded image.
     """
-    check_float64(prod, 2, "prod")
-    check_float64(b, 1, "b")
-    cdef Py_ssize_t P = out_h * out_w
+    cdef Geometry g
+    x = source_array(x_, 4)
+    if x is None or not make_geometry(&g, x.shape[1], x.shape[2], x.shape[3], filter_h, filter_w, stride, pad):
+        return None
+    return im2col_array(x, &g)
+
+
+def col2im(col_, input_shape, filter_h, filter_w, stride, pad):
+    """The reference's ``col2im`` of float16/32/64 ``col_`` ``(N*OH*OW, C*FH*FW)``, as float64.
+
+    A new C-ordered array, or the reference's view of a padded image where
+    the layout can change later results (one image, one channel or one
+    pixel). None for other input or an empty image.
+    """
+    cdef Geometry g
+    cdef Py_ssize_t N
+    if (not image_shape(input_shape, &N)
+            or not make_geometry(&g, input_shape[1], input_shape[2], input_shape[3], filter_h, filter_w, stride, pad)):
+        return None
+    return col2im_array(col_, N, &g)
+
+
+cdef cnp.ndarray bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssize_t N, const Geometry* g):
+    """``(prod + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)`` as a new C-ordered array.
+
+    ``prod`` float64 ``(N*OH*OW, FN)``, ``b`` float64 ``(FN,)``, both C-ordered.
+    """
+    cdef Py_ssize_t P = g.OH * g.OW
     cdef Py_ssize_t FN = cnp.PyArray_DIM(prod, 1)
-    if P < 1 or cnp.PyArray_DIM(prod, 0) % P != 0 or cnp.PyArray_DIM(b, 0) != FN:
-        raise ValueError("conv kernel: prod must be (N*out_h*out_w, FN) and b (FN,)")
-    cdef Py_ssize_t N = cnp.PyArray_DIM(prod, 0) // P
     cdef cnp.npy_intp shape[4]
-    shape[0], shape[1], shape[2], shape[3] = N, FN, out_h, out_w
+    shape[0], shape[1], shape[2], shape[3] = N, FN, g.OH, g.OW
     cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
-    cdef const double* src = <const double*>cnp.PyArray_DATA(prod)
-    cdef const double* bias = <const double*>cnp.PyArray_DATA(b)
-    cdef double* dst = <double*>cnp.PyArray_DATA(result)
+    cdef const double* prod_data = <const double*>cnp.PyArray_DATA(prod)
+    cdef const double* b_data = <const double*>cnp.PyArray_DATA(b)
+    cdef double* result_data = <double*>cnp.PyArray_DATA(result)
     cdef Py_ssize_t n
     cdef int n_threads = threads_for(N * P * FN, N)
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
-                add_bias_transposed(src + n * P * FN, bias, dst + n * P * FN, P, FN)
+                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, P, FN)
     return result
 
 
-def flatten_output_gradient(cnp.ndarray dout):
-    """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of float64 ``dout`` ``(N, FN, OH, OW)``.
+def conv_forward(x_, W_, b_, stride, pad):
+    """Convolution's forward pass: ``(out, col, col_W)`` as the reference computes and keeps them.
+
+    ``out`` is C-ordered (the reference's is a transposed view), with the
+    reference's values; ``col = im2col(x_, ...)``, ``col_W = W_.reshape(FN,
+    -1).T`` and the product ``np.dot(col, col_W)`` are the reference's. None
+    unless ``x_`` ``(N, C, H, W)`` and ``W_`` ``(FN, C, FH, FW)`` are
+    float16/32/64 ndarrays, ``b_`` a float16/32/64 ``(FN,)`` ndarray and the
+    sizes integers of a window inside the padded image.
+    """
+    cdef Geometry g
+    x = source_array(x_, 4)
+    b = float64_array(b_, 1)  # `+ b` converts float16/32 exactly
+    if x is None or b is None or not cnp.PyArray_CheckExact(W_):
+        return None
+    cdef cnp.ndarray W = <cnp.ndarray>W_
+    if cnp.PyArray_NDIM(W) != 4 or source_type(W) < 0:
+        return None
+    FN, C, FH, FW = W_.shape
+    N, channels, H, width = x.shape
+    if channels != C or b.shape[0] != FN or not make_geometry(&g, C, H, width, FH, FW, stride, pad):
+        return None
+    col = im2col_array(x, &g)
+    col_W = W.reshape(FN, -1).T
+    prod = np.dot(col, col_W)  # float64 for any float W, as the reference's
+    if not cnp.PyArray_IS_C_CONTIGUOUS(prod) or cnp.PyArray_TYPE(prod) != cnp.NPY_FLOAT64:
+        prod = np.ascontiguousarray(prod, dtype=np.float64)
+    return bias_transposed_output(prod, b, N, &g), col, col_W
+
+
+cdef tuple flat_gradient(cnp.ndarray dout, Py_ssize_t FN):
+    """``(dout.transpose(0, 2, 3, 1).reshape(-1, FN), db)`` of C-ordered native float64 ``dout``.
 
     ``db`` is ``np.sum`` of the flat gradient over axis 0 as NumPy computes
     it for a copy of two or more columns: row by row from +0.0.
     """
-    check_float64(dout, 4, "dout")
     cdef Py_ssize_t N = cnp.PyArray_DIM(dout, 0)
-    cdef Py_ssize_t FN = cnp.PyArray_DIM(dout, 1)
     cdef Py_ssize_t P = cnp.PyArray_DIM(dout, 2) * cnp.PyArray_DIM(dout, 3)
     cdef cnp.npy_intp shape[2]
     shape[0], shape[1] = N * P, FN
     cdef cnp.ndarray flat = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
     cdef cnp.ndarray db = cnp.PyArray_ZEROS(1, &shape[1], cnp.NPY_FLOAT64, 0)  # +0.0
-    cdef const double* src = <const double*>cnp.PyArray_DATA(dout)
-    cdef double* dst = <double*>cnp.PyArray_DATA(flat)
-    cdef double* sums = <double*>cnp.PyArray_DATA(db)
+    cdef const double* dout_data = <const double*>cnp.PyArray_DATA(dout)
+    cdef double* flat_data = <double*>cnp.PyArray_DATA(flat)
+    cdef double* db_data = <double*>cnp.PyArray_DATA(db)
     cdef Py_ssize_t n, f
     cdef int n_threads = threads_for(N * P * FN, N)
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                transpose_image(src + n * FN * P, dst + n * P * FN, sums, P, FN)
+                transpose_image(dout_data + n * FN * P, flat_data + n * P * FN, db_data, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
-                transpose_image(src + n * FN * P, dst + n * P * FN, NULL, P, FN)
+                transpose_image(dout_data + n * FN * P, flat_data + n * P * FN, NULL, P, FN)
             for f in prange(FN, num_threads=n_threads, schedule="static"):
-                column_sum(src, sums, f, N, FN, P)
+                column_sum(dout_data, db_data, f, N, FN, P)
     return flat, db
 
 
-def pool_forward(cnp.ndarray x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
-    """``(out, arg_max)`` of max pooling ``x`` ``(N, C, H, W)``, the reference's values.
+def conv_backward(dout_, col_, col_W_, input_shape, filter_h, filter_w, stride, pad, bint input_gradient):
+    """Convolution's backward pass from the forward pass's ``col``, ``col_W``: ``(dx, dW, db)``.
+
+    The reference's values: ``dW``, ``db`` and, if ``input_gradient``, ``dx``
+    (else None), laid out as ``col2im``'s. None unless ``dout_`` is an
+    ndarray ``(N, FN, OH, OW)`` of ``input_shape``'s convolution, ``col_`` a
+    float64 ``(N*OH*OW, C*FH*FW)`` ndarray and ``col_W_`` a float16/32/64
+    ``(C*FH*FW, FN)`` ndarray.
+    """
+    cdef Geometry g
+    cdef Py_ssize_t N
+    if (not image_shape(input_shape, &N)
+            or not make_geometry(&g, input_shape[1], input_shape[2], input_shape[3], filter_h, filter_w, stride, pad)):
+        return None
+    if not (cnp.PyArray_CheckExact(dout_) and cnp.PyArray_CheckExact(col_) and cnp.PyArray_CheckExact(col_W_)):
+        return None
+    cdef cnp.ndarray dout = <cnp.ndarray>dout_
+    cdef cnp.ndarray col = <cnp.ndarray>col_
+    cdef cnp.ndarray col_W = <cnp.ndarray>col_W_
+    if cnp.PyArray_NDIM(dout) != 4 or cnp.PyArray_NDIM(col_W) != 2 or source_type(col_W) < 0:
+        return None
+    FN = dout_.shape[1]
+    if (dout_.shape != (N, FN, g.OH, g.OW) or col_W_.shape != (g.C * g.FH * g.FW, FN)
+            or col_.shape != (N * g.OH * g.OW, g.C * g.FH * g.FW) or cnp.PyArray_TYPE(col) != cnp.NPY_FLOAT64):
+        return None
+    # The reference's transpose-and-reshape copies a C-ordered dout into C
+    # order unless N, FN or OH*OW is 1 (then it is a view, which NumPy sums
+    # and multiplies in another order): the kernel stands in for that copy only.
+    if (cnp.PyArray_TYPE(dout) == cnp.NPY_FLOAT64 and cnp.PyArray_IS_C_CONTIGUOUS(dout)
+            and cnp.PyArray_ISALIGNED(dout) and cnp.PyArray_ISNOTSWAPPED(dout)
+            and N >= 2 and FN >= 2 and g.OH * g.OW >= 2):
+        flat, db = flat_gradient(dout, FN)
+    else:
+        flat = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+        db = np.sum(flat, axis=0)
+    dW = np.dot(col.T, flat).transpose(1, 0).reshape(FN, g.C, g.FH, g.FW)
+    if not input_gradient:
+        return None, dW, db
+    dx = col2im_array(np.dot(flat, col_W.T), N, &g)
+    if dx is None:  # an empty image: the reference's own col2im
+        return None
+    return dx, dW, db
+
+
+def pool_forward(x_, pool_h, pool_w, stride, pad):
+    """``(out, arg_max)`` of max pooling ``x_`` ``(N, C, H, W)``, the reference's values.
 
     ``out`` is float64 ``(N, C, OH, OW)``, ``arg_max`` intp over windows
-    ``(n, oy, ox, c)``. None where a window's maximum is a zero tied with a
-    zero of the other sign.
+    ``(n, oy, ox, c)``. None unless ``x_`` is a float16/32/64 ndarray, the
+    sizes integers of a window inside the padded image, and the book's
+    ``int(1 + (H - pool_h) / stride)`` (which ignores ``pad``) is
+    ``im2col``'s output size; None too where a window's maximum is a zero
+    tied with a zero of the other sign.
     """
-    cdef int t = source_type(x, 4, "x")
-    cdef cnp.npy_intp* d = cnp.PyArray_DIMS(x)
-    cdef Geometry g = make_geometry(d[1], d[2], d[3], pool_h, pool_w, stride, pad)
-    cdef Py_ssize_t N = d[0]
+    cdef Geometry g
+    x = source_array(x_, 4)
+    if x is None or not make_geometry(&g, x.shape[1], x.shape[2], x.shape[3], pool_h, pool_w, stride, pad):
+        return None
+    # The reference's out_h = int(1 + (H - pool_h) / stride): a double quotient, truncated.
+    if (g.OH != <Py_ssize_t>(1.0 + <double>(g.H - g.FH) / <double>g.stride)
+            or g.OW != <Py_ssize_t>(1.0 + <double>(g.W - g.FW) / <double>g.stride)):
+        return None
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    cdef const void* x_data = cnp.PyArray_DATA(<cnp.ndarray>x)
     cdef cnp.npy_intp shape[4]
     shape[0], shape[1], shape[2], shape[3] = N, g.C, g.OH, g.OW
     cdef cnp.ndarray out = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
     shape[0] = N * g.C * g.OH * g.OW
     cdef cnp.ndarray arg_max = cnp.PyArray_EMPTY(1, shape, cnp.NPY_INTP, 0)
-    cdef double* o = <double*>cnp.PyArray_DATA(out)
-    cdef cnp.npy_intp* a = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef double* out_data = <double*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_intp* arg_max_data = <cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
     cdef cnp.ndarray _offsets = window_offsets(&g, 1, False)
     shape[0] = omp_get_max_threads() * pool_scratch(&g)
     cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(1, shape, cnp.NPY_FLOAT64, 0)
-    cdef double* values = <double*>cnp.PyArray_DATA(scratch)
+    cdef double* scratch_data = <double*>cnp.PyArray_DATA(scratch)
     cdef Py_ssize_t ties
     with nogil:
         if t == cnp.NPY_FLOAT64:
-            ties = pool_forward_batch(<const double*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+            ties = pool_forward_batch(<const double*>x_data, out_data, arg_max_data, scratch_data, N, &g)
         elif t == cnp.NPY_FLOAT32:
-            ties = pool_forward_batch(<const float*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+            ties = pool_forward_batch(<const float*>x_data, out_data, arg_max_data, scratch_data, N, &g)
         else:
-            ties = pool_forward_batch(<const uint16_t*>cnp.PyArray_DATA(x), o, a, values, N, &g)
+            ties = pool_forward_batch(<const uint16_t*>x_data, out_data, arg_max_data, scratch_data, N, &g)
     return None if ties else (out, arg_max)
 
 
-def pool_backward(cnp.ndarray dout, cnp.ndarray arg_max, tuple input_shape,
-                  Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, Py_ssize_t pad):
+def pool_backward(dout_, arg_max_, input_shape, pool_h, pool_w, stride, pad):
     """The reference's max pooling ``dx``, laid out as ``col2im``'s.
 
-    ``dout`` is float64 ``(N, C, OH, OW)``; ``arg_max`` a C-contiguous intp
-    array of the forward pass. None if an ``arg_max`` entry lies outside the
-    window.
+    ``dout_`` is float16/32/64 ``(N, C, OH, OW)``; ``arg_max_`` the forward
+    pass's. None for other input, an ``arg_max_`` that is not a C-contiguous
+    intp array of one entry per window inside the window, or an empty image.
     """
-    check_float64(dout, 4, "dout")
-    cdef Py_ssize_t N, C, H, W
-    N, C, H, W = input_shape
-    cdef Geometry g = make_geometry(C, H, W, pool_h, pool_w, stride, pad)
-    if (cnp.PyArray_DIM(dout, 0) != N or cnp.PyArray_DIM(dout, 1) != C
-            or cnp.PyArray_DIM(dout, 2) != g.OH or cnp.PyArray_DIM(dout, 3) != g.OW):
-        raise ValueError("conv kernel: dout does not have the pooling output's shape")
-    if (not cnp.PyArray_CheckExact(arg_max) or cnp.PyArray_TYPE(arg_max) != cnp.NPY_INTP
-            or not cnp.PyArray_IS_C_CONTIGUOUS(arg_max)
-            or not cnp.PyArray_ISALIGNED(arg_max) or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(arg_max)):
-        raise ValueError("conv kernel: arg_max must be a C-contiguous intp array, one entry per window")
-    cdef const cnp.npy_intp* a = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
+    cdef Geometry g
+    cdef Py_ssize_t N
+    if (not image_shape(input_shape, &N)
+            or not make_geometry(&g, input_shape[1], input_shape[2], input_shape[3], pool_h, pool_w, stride, pad)):
+        return None
+    dout_ = float64_array(dout_, 4)  # the reference's float64 dmax converts float16/32 exactly
+    if dout_ is None or dout_.shape != (N, g.C, g.OH, g.OW) or N * g.C * g.H * g.W == 0:
+        return None
+    cdef cnp.ndarray dout = <cnp.ndarray>dout_
+    if (not cnp.PyArray_CheckExact(arg_max_) or cnp.PyArray_TYPE(<cnp.ndarray>arg_max_) != cnp.NPY_INTP
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arg_max_)
+            or not cnp.PyArray_ISALIGNED(<cnp.ndarray>arg_max_)
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>arg_max_)
+            or cnp.PyArray_SIZE(dout) != cnp.PyArray_SIZE(<cnp.ndarray>arg_max_)):
+        return None
+    cdef cnp.ndarray arg_max = <cnp.ndarray>arg_max_
+    cdef const cnp.npy_intp* arg_max_data = <const cnp.npy_intp*>cnp.PyArray_DATA(arg_max)
     cdef Py_ssize_t i, size = cnp.PyArray_SIZE(arg_max)
-    cdef size_t window = pool_h * pool_w
+    cdef size_t window = g.FH * g.FW
     cdef size_t outside = 0
     with nogil:
         for i in range(size):
-            outside |= <size_t>a[i] >= window  # a negative entry wraps to a large one; no branch: vectorised
+            outside |= <size_t>arg_max_data[i] >= window  # a negative entry wraps to a large one; no branch: vectorised
     if outside:
         return None
     cdef cnp.ndarray dx, scratch
-    cdef bint padded_out = reference_layout_matters(N, C, H, W)
+    cdef bint padded_out = reference_layout_matters(N, g.C, g.H, g.W)
     dx, scratch = fold_arrays(&g, N, padded_out)
     cdef cnp.ndarray _offsets = window_offsets(&g, 1, not windows_tile(&g, padded_out))
     with nogil:
-        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), a, <double*>cnp.PyArray_DATA(dx),
+        pool_backward_batch(<const double*>cnp.PyArray_DATA(dout), arg_max_data, <double*>cnp.PyArray_DATA(dx),
                             <double*>cnp.PyArray_DATA(scratch), padded_out, N, &g)
-    return dx[:, :, pad:H + pad, pad:W + pad] if padded_out else dx
+    return dx[:, :, g.pad:g.H + g.pad, g.pad:g.W + g.pad] if padded_out else dx
