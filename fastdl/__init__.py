@@ -5,6 +5,7 @@
 ``fastdl.trainer`` are the same API backed by compiled kernels where they apply.
 """
 from fastdl import _backend
+from fastdl._kernels import _openmp
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -24,17 +25,24 @@ def set_num_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        From 1 to 1024 (else ValueError; TypeError for a non-integer). The
-        default is OpenMP's: ``OMP_NUM_THREADS`` or the number of cores.
+        From 1 to 1024. The default is ``OMP_NUM_THREADS`` where it is set,
+        else the CPUs this process may use (affinity and cgroup quota).
         ``threadpoolctl`` sees and limits the same setting. Results do not
         depend on the number of threads. In a process forked from one that
         used the kernels, they run on one thread (OpenMP's thread pool does
         not survive ``fork``).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is out of range.
     """
-    if _threads is not None:
+    if _threads is None:
+        _openmp.check_num_threads(n)
+    else:
         _threads.set_num_threads(n)
-    elif isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
-        raise ValueError(f"the number of threads must be an integer from 1 to 1024, not {n!r}")
 
 
 def get_num_threads() -> int:
@@ -46,7 +54,12 @@ __version__ = "0.1.0"
 
 
 def show_config() -> None:
-    """Print fastdl's version, NumPy's, the compiled kernels in use and the thread count."""
+    """Print fastdl's version, NumPy's, the compiled kernels in use and the thread setup.
+
+    The thread setup: the threads the kernels use, the wait policy of
+    fastdl's OpenMP runtime and the work size from which kernels use more
+    than one thread.
+    """
     import numpy as np
 
     from fastdl import layers, optim
@@ -60,6 +73,10 @@ def show_config() -> None:
             print(f"  kernel {name}: {module.__name__.rsplit('.', 1)[-1]}")
     openmp = _threads is not None and _threads.OPENMP
     print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
+    if _threads is not None:
+        print(f"  CPUs available: {_threads.available_cpus()} (affinity and cgroup quota)")
+        print(f"  OpenMP wait policy: {_openmp.wait_policy}")
+        print(f"  thread threshold: {_threads.get_thread_threshold()} elements")
 
 
 __all__ = [
