@@ -45,6 +45,22 @@ def set_num_threads(n: int) -> None:
         _threads.set_num_threads(n)
 
 
+def calibrate_threads(verbose: bool = False) -> int | None:
+    """Measure the work size from which the kernels' threads pay off on this machine; use it.
+
+    Takes a few seconds; the answer depends on what else runs at the time.
+    To use it in every process, set ``FASTDL_THREAD_THRESHOLD`` to it.
+
+    Returns
+    -------
+    int or None
+        The threshold in elements (``fastdl.show_config()`` shows it), or
+        ``None`` where more threads paid off at no size up to 2**22: then
+        the kernels run on one thread. Also ``None`` without OpenMP.
+    """
+    return None if _threads is None or not _threads.OPENMP else _threads.calibrate(verbose=verbose)
+
+
 def get_num_threads() -> int:
     """The number of threads the kernels use for large arrays (1 without OpenMP)."""
     return 1 if _threads is None else _threads.get_num_threads()
@@ -76,7 +92,8 @@ def show_config() -> None:
     if _threads is not None:
         print(f"  CPUs available: {_threads.available_cpus()} (affinity and cgroup quota)")
         print(f"  OpenMP wait policy: {_openmp.wait_policy}")
-        print(f"  thread threshold: {_threads.get_thread_threshold()} elements")
+        threshold = _threads.get_thread_threshold()
+        print(f"  thread threshold: {'never (one thread)' if threshold is None else f'{threshold} elements'}")
 
 
 __all__ = [
@@ -86,5 +103,5 @@ __all__ = [
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
-    "show_config", "set_num_threads", "get_num_threads", "__version__",
+    "show_config", "set_num_threads", "get_num_threads", "calibrate_threads", "__version__",
 ]

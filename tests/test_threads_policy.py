@@ -220,3 +220,26 @@ def test_the_default_count_is_capped_by_the_cpus_and_set_num_threads_lifts_the_c
         assert fastdl.get_num_threads() == (threads.available_cpus() + 1 if threads.OPENMP else 1)
     finally:
         fastdl.set_num_threads(n)
+
+
+@needs_openmp
+def test_calibration_sets_the_threshold_it_measured():
+    n, old = fastdl.get_num_threads(), threads.get_thread_threshold()
+    try:
+        fastdl.set_num_threads(2)
+        found = threads.calibrate(rounds=1, sizes=(2**12, 2**14))
+        assert found in (None, 2**12, 2**14)
+        assert threads.get_thread_threshold() == found  # None: never split
+        assert fastdl.get_num_threads() == 2
+    finally:
+        threads._set_thread_threshold(old)
+        fastdl.set_num_threads(n)
+
+
+def test_calibration_on_one_thread_finds_nothing(monkeypatch):
+    n = fastdl.get_num_threads()
+    try:
+        fastdl.set_num_threads(1)
+        assert fastdl.calibrate_threads() is None
+    finally:
+        fastdl.set_num_threads(n)

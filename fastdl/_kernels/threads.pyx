@@ -18,12 +18,13 @@
 # OpenMP's own default counts only the affinity mask, so in a container
 # limited to 2 CPUs of 64 it would start 64 threads that share 2 CPUs.
 #
-# The threshold is the work size from which a second thread pays off. It
-# is measured, not assumed: `python bench/bench_threads.py threshold` (the
-# method is in measure_threshold there) finds the smallest size from which
-# all threads beat one; set FASTDL_THREAD_THRESHOLD to its answer for your
-# machine. The default is that benchmark's answer on the project's 2-core
-# machine (bench/README.md), rounded up to a power of two.
+# The threshold is the work size from which a second thread pays off, which
+# depends on the machine and on what else runs on it: calibrate() measures
+# it (fastdl.calibrate_threads), and FASTDL_THREAD_THRESHOLD sets it for
+# every process. Without either it is THREAD_THRESHOLD, which keeps every
+# array of the book's networks (at most 784*100) on one thread and splits
+# work of a millisecond or more (README.md, "Threads by default", has what
+# calibrate() gave on the project's 2-core machine).
 #
 # GNU OpenMP's thread pool does not survive fork(): a child that enters a
 # parallel region its parent had used waits forever for threads that no
@@ -31,10 +32,16 @@
 # thread (same results, by design).
 import math
 import os
+import statistics
+import time
+
+import numpy as np
+
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 from fastdl._kernels.common cimport FASTDL_HAS_OPENMP, omp_get_max_threads, omp_set_num_threads
 
-from fastdl._kernels._openmp import MAX_THREADS, check_num_threads
+from fastdl._kernels import _openmp
 
 OPENMP = bool(FASTDL_HAS_OPENMP)
 
@@ -105,7 +112,7 @@ def available_cpus(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"
 
 cdef Py_ssize_t _threshold = _threshold_from_environment()
 # 0 where the user chose the thread count (then OpenMP's count is used as it is).
-cdef int _cpu_cap = 0 if "OMP_NUM_THREADS" in os.environ else min(available_cpus(), MAX_THREADS)
+cdef int _cpu_cap = 0 if "OMP_NUM_THREADS" in os.environ else min(available_cpus(), _openmp.MAX_THREADS)
 cdef bint _in_forked_child = False
 
 
@@ -140,9 +147,58 @@ def _set_thread_threshold(Py_ssize_t n):
     return old
 
 
+def calibrate(rounds=15, sizes=tuple(2**k for k in range(12, 23)), verbose=False):
+    """Measure the work size from which all threads beat one; use it; return it.
+
+    The work: the Adam update of one float64 array of each size (the
+    threaded kernel with the least work per element, so the largest
+    threshold). For each size, rounds alternate one thread and all threads;
+    a size pays off where the median of the paired time ratios is at least
+    1.1. The threshold is the smallest size from which every larger size
+    pays off; ``None`` where none does, and then the kernels run on one
+    thread. ``verbose`` prints each size's ratio.
+    """
+    from fastdl import optim  # the kernel to time; imported here to avoid an import cycle
+
+    cdef Py_ssize_t old = _threshold
+    cdef int n = max_threads()
+    cdef int saved = omp_get_max_threads()
+    found = None
+    if n < 2:
+        return None
+    try:
+        _set_thread_threshold(1)
+        for size in sizes:
+            params, grads = {"W": np.ones(size)}, {"W": np.full(size, 1e-3)}
+            adam = optim.Adam()
+            inner = max(1, 2**22 // size)
+            ratios = []
+            for _ in range(rounds):
+                pair = []
+                for count in (1, n):
+                    omp_set_num_threads(count)
+                    adam.update(params, grads)
+                    start = time.perf_counter()
+                    for _ in range(inner):
+                        adam.update(params, grads)
+                    pair.append(time.perf_counter() - start)
+                ratios.append(pair[0] / pair[1])
+            if verbose:
+                print(f"{size:>9d} elements: {n} threads {statistics.median(ratios):.2f}x one thread")
+            if statistics.median(ratios) >= 1.1:
+                found = size if found is None else found
+            else:
+                found = None
+    finally:
+        omp_set_num_threads(saved)
+        _set_thread_threshold(old)
+    _set_thread_threshold(found if found is not None else PY_SSIZE_T_MAX)
+    return found
+
+
 def get_thread_threshold():
-    """The work size (elements) from which kernels split their work across threads."""
-    return _threshold
+    """The work size (elements) from which kernels split their work across threads; ``None`` for never."""
+    return None if _threshold == PY_SSIZE_T_MAX else _threshold
 
 
 def get_num_threads():
@@ -151,8 +207,8 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use ``n`` threads (an integer from 1 to ``MAX_THREADS``) for large arrays in the calling thread."""
+    """Use ``n`` threads (an integer from 1 to ``_openmp.MAX_THREADS``) for large arrays in the calling thread."""
     global _cpu_cap
-    n = check_num_threads(n)
+    n = _openmp.check_num_threads(n)
     _cpu_cap = 0
     omp_set_num_threads(n)
