@@ -55,7 +55,7 @@ THREAD_VARIABLE_PREFIXES = ("OMP_", "GOMP_", "KMP_", "OPENBLAS_", "GOTO_", "MKL_
 # The preamble of --openmp-first: GNU OpenMP loaded as another library linked to it would.
 OPENMP_FIRST = "import ctypes, ctypes.util; ctypes.CDLL(ctypes.util.find_library('gomp'))"
 CASES = {  # name: steps timed per process
-    "simple": 10, "deep": 3, "mlp-sgd": 50, "mlp-adam": 50, "adam": 10, "bn": 10,
+    "simple": 10, "deep": 3, "mlp-sgd": 20, "mlp-adam": 20, "adam": 10, "bn": 10,
 }
 
 

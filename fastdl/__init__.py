@@ -91,6 +91,7 @@ def show_config() -> None:
     print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
     if _threads is not None:
         print(f"  CPUs available: {_threads.available_cpus()} (affinity and cgroup quota)")
+        print(f"  OpenMP runtime: {_openmp.runtime or 'loaded before fastdl, or not known'}")
         print(f"  OpenMP wait policy: {_openmp.wait_policy}")
         threshold = _threads.get_thread_threshold()
         print(f"  thread threshold: {'never (one thread)' if threshold is None else f'{threshold} elements'}")

@@ -80,6 +80,7 @@ def test_fastdl_sets_a_passive_wait_policy_and_leaves_the_environment_as_it_was(
     assert seen["wait_policy"] == "PASSIVE (set by fastdl)"
     assert seen["variables_left"] == []  # child processes inherit the user's environment
     assert "OpenMP wait policy: PASSIVE (set by fastdl)" in seen["config"]
+    assert "OpenMP runtime: /" in seen["config"]
     assert f"thread threshold: {seen['threshold']} elements" in seen["config"]
     assert f"threads: {seen['threads']} (OpenMP on)" in seen["config"]
     assert seen["same"]
@@ -98,14 +99,25 @@ def test_the_users_wait_policy_wins(variable, value):
 
 @needs_openmp
 @needs_proc_maps
-@pytest.mark.skipif(GOMP is None, reason="GNU OpenMP not found")
 def test_openmp_loaded_before_fastdl_keeps_its_policy_and_fastdl_says_so():
-    # What a module linked to the system's libgomp does when imported first.
-    seen = report(first=f"import ctypes; ctypes.CDLL({GOMP!r})")
-    if "libgomp" not in seen["config"]:
-        pytest.skip("fastdl's kernels do not use the system's GNU OpenMP")
+    # What a module linked to fastdl's OpenMP runtime does when imported first.
+    if _openmp.runtime is None:
+        pytest.skip("this test process loaded OpenMP before fastdl")
+    seen = report(first=f"import ctypes; ctypes.CDLL({_openmp.runtime!r})")
     assert seen["wait_policy"].startswith("the runtime's own: OpenMP was loaded before fastdl")
     assert "OMP_WAIT_POLICY=PASSIVE" in seen["wait_policy"]  # how to change it
+    assert seen["same"]
+
+
+@needs_openmp
+@needs_proc_maps
+@pytest.mark.skipif(GOMP is None, reason="GNU OpenMP not found")
+def test_another_copy_of_openmp_loaded_first_does_not_change_fastdls():
+    # An installed wheel brings its own renamed libgomp; the system's is another runtime.
+    if _openmp.runtime is None or os.path.basename(_openmp.runtime).startswith("libgomp.so"):
+        pytest.skip("fastdl uses the system's GNU OpenMP (not a wheel's copy)")
+    seen = report(first=f"import ctypes; ctypes.CDLL({GOMP!r})")
+    assert seen["wait_policy"] == "PASSIVE (set by fastdl)"
     assert seen["same"]
 
 

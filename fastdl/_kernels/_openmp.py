@@ -35,6 +35,9 @@ DEFAULT_WAIT_POLICY = "PASSIVE"
 
 # How idle workers of fastdl's OpenMP runtime wait, in words (show_config).
 wait_policy = "none (the kernels are not loaded)"
+# The file of the OpenMP runtime that loaded with fastdl's kernels (None if
+# none did: no OpenMP, loaded before, or not known on this platform).
+runtime = None
 
 _RUNTIME = re.compile(r"(^|/)lib(gomp|omp|iomp5)[-.][^/]*$")
 
@@ -72,7 +75,7 @@ def openmp_runtimes():
 
 def load_runtime(import_threads):
     """Call ``import_threads()`` (which loads fastdl's OpenMP runtime) under the wait policy."""
-    global wait_policy
+    global wait_policy, runtime
     users = [f"{name}={os.environ[name]}" for name in WAIT_VARIABLES if name in os.environ]
     before = openmp_runtimes()
     if not users:
@@ -85,13 +88,15 @@ def load_runtime(import_threads):
     after = openmp_runtimes()
     if threads is None:
         return None
+    if threads.OPENMP and before is not None and after is not None and after - before:
+        runtime = ", ".join(sorted(after - before))
     if not threads.OPENMP:
         wait_policy = "none (built without OpenMP)"
     elif users:
         wait_policy = f"{', '.join(users)} (yours)"
     elif before is None or after is None:
         wait_policy = f"{DEFAULT_WAIT_POLICY} (set by fastdl, unless OpenMP was loaded before it)"
-    elif after - before:
+    elif runtime is not None:
         wait_policy = f"{DEFAULT_WAIT_POLICY} (set by fastdl)"
     else:
         wait_policy = ("the runtime's own: OpenMP was loaded before fastdl "
