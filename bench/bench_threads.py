@@ -164,6 +164,16 @@ def scaling(cases, rounds, settings, preamble=""):
     return rows
 
 
+def markdown(rows):
+    """The rows as the README's table."""
+    lines = ["| step | threads | book | fastdl | × the book | × fastdl on 1 thread |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['threads']} | {r['book_ms']:.1f} ms | {r['fastdl_ms']:.1f} ms "
+                     f"| {r['vs_book']:.2f} | {r['vs_fastdl_1']:.2f} |")
+    return "\n".join(lines)
+
+
 def load():
     return os.getloadavg() if hasattr(os, "getloadavg") else None
 
@@ -188,6 +198,7 @@ def main(argv=None):
         counts = args.threads.split(",") if args.threads else [
             str(n) for n in range(1, available_cpus() + 1)]
         rows = scaling(args.cases.split(","), args.rounds, counts + ["default"], preamble)
+        print(markdown(rows))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"rows": rows, "load": load()}, f, indent=1)

@@ -10,7 +10,8 @@
 # threadpoolctl and set_num_threads change), capped by the CPUs this process
 # may use unless the user chose the count (OMP_NUM_THREADS at start-up, or
 # set_num_threads), as scikit-learn's _openmp_effective_n_threads does.
-# batchnorm, dropout and activations run on the calling thread.
+# batchnorm, dropout (which draws its random stream in order) and
+# activations are not split: they run on the calling thread.
 #
 # The CPUs a process may use: its affinity mask, and its cgroup's CPU quota
 # (cgroup v2 cpu.max of its group and each parent, or v1
@@ -23,7 +24,7 @@
 # it (fastdl.calibrate_threads), and FASTDL_THREAD_THRESHOLD sets it for
 # every process. Without either it is THREAD_THRESHOLD, which keeps every
 # array of the book's networks (at most 784*100) on one thread and splits
-# work of a millisecond or more (README.md, "Threads by default", has what
+# Adam updates of 0.3 ms or more (README.md, "Threads by default", has what
 # calibrate() gave on the project's 2-core machine).
 #
 # GNU OpenMP's thread pool does not survive fork(): a child that enters a
