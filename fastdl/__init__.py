@@ -7,6 +7,7 @@
 from fastdl import _backend
 from fastdl._mode import get_mode, mode, set_mode
 from fastdl._pool import configure_memory, release_memory
+from fastdl._kernels import _openmp
 from fastdl.layers import (
     Affine, BatchNormalization, Convolution, Dropout, Pooling, Relu, Sigmoid, SoftmaxWithLoss,
 )
@@ -26,17 +27,40 @@ def set_num_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        From 1 to 1024 (else ValueError; TypeError for a non-integer). The
-        default is OpenMP's: ``OMP_NUM_THREADS`` or the number of cores.
+        From 1 to 1024. The default is ``OMP_NUM_THREADS`` where it is set,
+        else the CPUs this process may use (affinity and cgroup quota).
         ``threadpoolctl`` sees and limits the same setting. Results do not
         depend on the number of threads. In a process forked from one that
         used the kernels, they run on one thread (OpenMP's thread pool does
         not survive ``fork``).
+
+    Raises
+    ------
+    TypeError
+        If ``n`` is not an integer.
+    ValueError
+        If ``n`` is out of range.
     """
-    if _threads is not None:
+    if _threads is None:
+        _openmp.check_num_threads(n)
+    else:
         _threads.set_num_threads(n)
-    elif isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
-        raise ValueError(f"the number of threads must be an integer from 1 to 1024, not {n!r}")
+
+
+def calibrate_threads(verbose: bool = False) -> int | None:
+    """Measure the work size from which the kernels' threads pay off on this machine; use it.
+
+    Takes a few seconds; the answer depends on what else runs at the time.
+    To use it in every process, set ``FASTDL_THREAD_THRESHOLD`` to it.
+
+    Returns
+    -------
+    int or None
+        The threshold in elements (``fastdl.show_config()`` shows it), or
+        ``None`` where more threads paid off at no size up to 2**22: then
+        the kernels run on one thread. Also ``None`` without OpenMP.
+    """
+    return None if _threads is None or not _threads.OPENMP else _threads.calibrate(verbose=verbose)
 
 
 def get_num_threads() -> int:
@@ -48,7 +72,12 @@ __version__ = "0.1.0"
 
 
 def show_config() -> None:
-    """Print fastdl's version, NumPy's, the compiled kernels in use, the thread count and the mode."""
+    """Print fastdl's version, NumPy's, the compiled kernels in use, the thread setup and the mode.
+
+    The thread setup: the threads the kernels use, the wait policy of
+    fastdl's OpenMP runtime and the work size from which kernels use more
+    than one thread.
+    """
     import numpy as np
 
     from fastdl import fast, layers, optim, util
@@ -62,6 +91,12 @@ def show_config() -> None:
             print(f"  kernel {name}: {module.__name__.rsplit('.', 1)[-1]}")
     openmp = _threads is not None and _threads.OPENMP
     print(f"  threads: {get_num_threads()} (OpenMP {'on' if openmp else 'off'})")
+    if _threads is not None:
+        print(f"  CPUs available: {_threads.available_cpus()} (affinity and cgroup quota)")
+        print(f"  OpenMP runtime: {_openmp.runtime or 'loaded before fastdl, or not known'}")
+        print(f"  OpenMP wait policy: {_openmp.wait_policy}")
+        threshold = _threads.get_thread_threshold()
+        print(f"  thread threshold: {'never (one thread)' if threshold is None else f'{threshold} elements'}")
     print(f"  mode: {get_mode()}")
 
 
@@ -72,6 +107,6 @@ __all__ = [
     "softmax", "cross_entropy_error", "sigmoid", "relu", "numerical_gradient",
     "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "Trainer",
     "shuffle_dataset", "smooth_curve", "conv_output_size", "im2col", "col2im",
-    "show_config", "set_num_threads", "get_num_threads", "set_mode", "get_mode", "mode",
+    "show_config", "set_num_threads", "get_num_threads", "calibrate_threads", "set_mode", "get_mode", "mode",
     "configure_memory", "release_memory", "__version__",
 ]

@@ -34,12 +34,11 @@
 #   the zeros the reference adds elsewhere change no bits (every pixel
 #   starts at +0.0, so none is ever -0.0).
 #
-# Threads: from the threshold of fastdl._kernels.threads (elements written,
-# or read for pooling), images are split across OpenMP threads; each thread
-# writes whole images and nothing is reduced across images, so results do
-# not depend on the thread count (db is summed per column, each column by
-# one thread, over all images in order). A forked child process runs on
-# one thread.
+# Threads: fastdl._kernels.threads.threads_for decides from the elements
+# written (or read, for pooling) and the images how many threads share the
+# images; each thread writes whole images and nothing is reduced across
+# images, so results do not depend on the thread count (db is summed per
+# column, each column by one thread, over all images in order).
 #
 # The `def` wrappers decide what the loops cover (types, layouts, sizes)
 # and return None for the rest; the callers then run the reference.
@@ -50,7 +49,7 @@ from libc.string cimport memcpy, memset
 cimport numpy as cnp
 
 from fastdl._kernels.common cimport omp_get_max_threads, omp_get_thread_num, prefetch
-from fastdl._kernels.threads cimport thread_threshold
+from fastdl._kernels.threads cimport threads_for
 
 
 import numpy as np
@@ -70,12 +69,6 @@ cdef enum:
     # How far ahead (in doubles) col2im prefetches the rows of `col` it walks
     # backwards, which the hardware prefetchers follow poorly.
     PREFETCH_DISTANCE = 1024
-
-
-cdef int threads_for(Py_ssize_t elements, Py_ssize_t images) noexcept nogil:
-    if elements < thread_threshold() or images < 2:
-        return 1
-    return <int>min(<Py_ssize_t>omp_get_max_threads(), images)
 
 
 cdef inline double half_to_double(uint16_t h) noexcept nogil:

@@ -12,10 +12,10 @@
 # writeable (all but the gradient) and pairwise disjoint in memory, it
 # stops, runs the keys taken so far without the GIL and returns that key's
 # index: the caller runs the reference's step for it (fastdl/_kernels/
-# README.md). Keys run one after another; an array of at least
-# ``threads.THREAD_THRESHOLD`` elements is split into one contiguous piece
-# per OpenMP thread. Every element is computed on its own, so the result
-# does not depend on the number of threads.
+# README.md). Keys run one after another; where ``threads.threads_for``
+# says so, an array is split into one contiguous piece per OpenMP thread.
+# Every element is computed on its own, so the result does not depend on
+# the number of threads.
 #
 # Every array is the caller's or new: Momentum writes its velocity into a
 # new array, bound to ``v[key]`` after the kernel ran, as the reference
@@ -37,8 +37,8 @@ import numpy as np
 
 cimport numpy as cnp
 
-from fastdl._kernels.common cimport omp_get_max_threads, root
-from fastdl._kernels.threads cimport thread_threshold
+from fastdl._kernels.common cimport root
+from fastdl._kernels.threads cimport threads_for
 
 cnp.import_array()
 
@@ -240,11 +240,10 @@ cdef void run_piece(Rule rule, const Task* t, Py_ssize_t lo, Py_ssize_t n,
 
 
 cdef void run_task(Rule rule, const Task* t, const Hyper* h) noexcept nogil:
-    cdef int n_threads = 1
+    # Pieces of 64 elements (see below) are the units of work.
+    cdef int n_threads = threads_for(t.n, (t.n + 63) // 64)
     cdef int k
     cdef Py_ssize_t piece, lo
-    if t.n >= thread_threshold():
-        n_threads = omp_get_max_threads()
     if n_threads <= 1:
         run_piece(rule, t, 0, t.n, h)
         return

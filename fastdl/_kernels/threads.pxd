@@ -1,1 +1,2 @@
-cdef Py_ssize_t thread_threshold() noexcept nogil
+# The thread count for a kernel of `units` independent pieces and `work` elements in all.
+cdef int threads_for(Py_ssize_t work, Py_ssize_t units) noexcept nogil
