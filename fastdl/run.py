@@ -164,8 +164,9 @@ def _run_side(side, script, args, seed, scratch):
         command += ["--threads", str(args.threads)]
     if args.mode is not None and side == "fastdl":
         command += ["--mode", args.mode]
-    if args.save_figures is not None:
-        command += ["--save-figures", str(args.save_figures.resolve() / side)]
+    # Figures are outputs too: each side saves them (in --save-figures DIR/book and DIR/fastdl if given).
+    figures = scratch / f"{side}-figures" if args.save_figures is None else args.save_figures.resolve() / side
+    command += ["--save-figures", str(figures)]
     print(f"{PROG}: {script.name} on {SIDES[side]} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     # Off screen: a window would hold the run (and its time) until closed.
@@ -182,6 +183,7 @@ def _run_side(side, script, args, seed, scratch):
         measured = json.loads(times.read_text())
         wall, cpu = measured["wall"], measured["cpu"]
     written = {name: digest for name, digest in _digests(work).items() if before.get(name) != digest}
+    written.update({f"{name} (shown)": digest for name, digest in _digests(figures).items()})
     return _Run(process.returncode, stdout, written, wall, cpu)
 
 
@@ -302,8 +304,9 @@ def run(script, args):
         if args.threads is not None:
             from threadpoolctl import threadpool_limits
             stack.enter_context(threadpool_limits(args.threads))
-        if args.mode is not None and args.modules == "fastdl":
-            stack.enter_context(_mode_switch()(args.mode))
+        mode = _mode_switch()
+        if args.mode is not None and args.modules == "fastdl" and mode is not None:
+            stack.enter_context(mode(args.mode))
         sys.meta_path.insert(0, BookFinder(modules))
         # What `python SCRIPT` puts first on sys.path, in place of the entry of whatever started fastdl.
         sys.path[0] = str(script.parent)
