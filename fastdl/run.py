@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastdl.book import BOOK_MODULES
-from fastdl.chapter.cli import INTERRUPTED, _positive_int, _seed
+from fastdl.chapter.cli import INTERRUPTED, _Parser, _positive_int, _seed
 
 PROG = "fastdl run"
 USAGE_ERROR = 2
@@ -63,13 +63,6 @@ SIDES = {"book": "the book's modules", "fastdl": "fastdl"}
 
 class UsageError(Exception):
     """A mistake in the command (reported as one line, exit status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (exit status 2)."""
-
-    def error(self, message):
-        self.exit(USAGE_ERROR, f"{PROG}: error: {message} (see --help)\n")
 
 
 def build_parser():
@@ -134,7 +127,7 @@ def compare(script, args):
     Returns 0 when both exited alike, printed the same bytes and wrote the
     same files (by SHA-256), else 1.
     """
-    checkout_modules = script.parent.parent / "common"
+    checkout_modules = Path(os.path.realpath(script)).parent.parent / "common"
     if not checkout_modules.is_dir():
         raise UsageError(f"--compare runs the book's own modules too, but {str(checkout_modules)!r} is not a "
                          "folder: give a script in a chapter folder of the book's checkout")
@@ -281,12 +274,13 @@ def _print_comparison(script, seed, runs):
 
 
 def _script_path(text):
-    path = Path(text)
+    """The script's absolute path (its ``__file__``, as Python gives it: symbolic links kept)."""
+    path = Path(os.path.abspath(text))
     if not path.exists():
         raise UsageError(f"can't open file {text!r}: no such file")
     if not path.is_file():
         raise UsageError(f"{text!r} is not a file")
-    return path.resolve()
+    return path
 
 
 def _mode_switch():
@@ -308,12 +302,14 @@ def run(script, args):
         if args.mode is not None and args.modules == "fastdl" and mode is not None:
             stack.enter_context(mode(args.mode))
         sys.meta_path.insert(0, BookFinder(modules))
-        # What `python SCRIPT` puts first on sys.path, in place of the entry of whatever started fastdl.
-        sys.path[0] = str(script.parent)
+        # What `python SCRIPT` puts first on sys.path (the real folder of the script), in place of the
+        # entry of whatever started fastdl; nothing under -P or PYTHONSAFEPATH.
+        if not getattr(sys.flags, "safe_path", False):
+            sys.path[0] = os.path.dirname(os.path.realpath(script))
         if args.modules == "book":
             # The book's scripts find `common` through sys.path.append(os.pardir), relative to a working
             # folder in the checkout; --compare runs them elsewhere.
-            sys.path.append(str(script.parent.parent))
+            sys.path.append(os.path.dirname(os.path.dirname(os.path.realpath(script))))
         sys.argv = [args.script, *args.args]
         if args.seed is not None:
             import numpy as np

@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr (exit status 2)."""
 
     def error(self, message):
-        self.exit(2, f"fastdl: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive_int(text):
