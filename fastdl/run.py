@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastdl.book import BOOK_MODULES
-from fastdl.chapter.cli import INTERRUPTED, _Parser, _positive_int, _seed
+from fastdl.chapter.cli import INTERRUPTED, _Parser, _positive_int, _seed, _terminate_cleanly
 
 PROG = "fastdl run"
 USAGE_ERROR = 2
@@ -132,7 +132,8 @@ def compare(script, args):
         raise UsageError(f"--compare runs the book's own modules too, but {str(checkout_modules)!r} is not a "
                          "folder: give a script in a chapter folder of the book's checkout")
     seed = 0 if args.seed is None else args.seed
-    with tempfile.TemporaryDirectory(prefix="fastdl-run-") as scratch:
+    # SIGTERM unwinds like Ctrl-C: the run under way is stopped and the folders removed.
+    with _terminate_cleanly(), tempfile.TemporaryDirectory(prefix="fastdl-run-") as scratch:
         runs = {side: _run_side(side, script, args, seed, Path(scratch)) for side in ("book", "fastdl")}
     return _print_comparison(script, seed, runs)
 
@@ -181,7 +182,7 @@ def _run_side(side, script, args, seed, scratch):
 
 
 def _stop(process):
-    """Stop a --compare run after Ctrl-C (a terminal sent it SIGINT too; a ``kill`` did not)."""
+    """Stop a --compare run after Ctrl-C or SIGTERM (a terminal sent it SIGINT too; a ``kill`` did not)."""
     with contextlib.suppress(OSError):
         process.send_signal(signal.SIGINT)
     try:

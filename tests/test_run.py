@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -177,6 +178,33 @@ def test_ctrl_c_exits_130(chapter):
         process.kill()
     assert process.returncode == 130
     assert stderr.strip().endswith("KeyboardInterrupt")
+
+
+def test_ctrl_c_stops_both_sides_of_compare(chapter):
+    write_book(chapter.parent)
+    started = chapter.parent / "started"
+    write(chapter / "long.py", f"""\
+        import os, time
+        with open({str(started)!r}, "w") as file:
+            file.write(str(os.getpid()))
+        time.sleep(60)
+        """)
+    process = subprocess.Popen([sys.executable, "-m", "fastdl", "run", "--compare", "long.py"], cwd=chapter,
+                               env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not started.exists() or not started.read_text():
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        # To fastdl run only (a terminal would signal the script too): it stops the script itself.
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert stderr.endswith("fastdl run: interrupted\n")
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started.read_text()), 0)
 
 
 @pytest.mark.parametrize(("args", "message"), [
