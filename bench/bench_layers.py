@@ -15,15 +15,15 @@ fastdl's BN medians are also listed at the end as multiples of their
 memory-bandwidth roofline (``BN_STREAMS`` arrays per forward+backward; see
 ``bench/conftest.py``).
 
-``python bench/bench_layers.py`` instead alternates reference and fastdl
-rounds of the training step and of BN at 100x100 and prints the median of
-the paired ratios, which a load that drifts during the run (a shared
-machine) does not bias.
+The ``interleaved`` groups alternate reference and fastdl within every
+round (the training step; BN and Dropout at 100x100, 20 calls a round), so
+a load that drifts during the run (a shared machine) reaches both alike;
+their medians are in ``extra_info`` (``bench/render.py``).
 """
 import numpy as np
 import pytest
 
-from bench.conftest import interleaved, torch
+from bench.conftest import interleave, torch
 from fastdl import layers, nets, optim, reference
 from fastdl.reference import nets as reference_nets
 
@@ -51,6 +51,29 @@ def data(shape, dtype):
             rng.standard_normal(shape).astype(dtype))
 
 
+def train_step(impl, optimizer):
+    """A callable running ``gradient`` + ``update`` of the book's BN+Dropout network at batch 100."""
+    np.random.seed(0)
+    module = nets if impl == "fastdl" else reference_nets
+    net = module.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
+    opt = getattr(optim if impl == "fastdl" else reference, optimizer)()
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 784)).astype(np.float32)  # MNIST-like: normalised float32 pixels
+    t = rng.integers(0, 10, 100)
+    return lambda: opt.update(net.params, net.gradient(x, t))
+
+
+def layer_step(impl, layer, shape, dtype):
+    """A callable running one forward and one backward pass of ``layer`` (BN or Dropout)."""
+    x, dout = data(shape, dtype)
+    module = layers if impl == "fastdl" else reference
+    if layer == "batchnorm":
+        layer = module.BatchNormalization(np.ones(shape[1], dtype), np.zeros(shape[1], dtype))
+    else:
+        layer = module.Dropout(0.5)
+    return lambda: (layer.forward(x), layer.backward(dout))
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("impl", ["reference", "fastdl", "torch"])
@@ -72,12 +95,7 @@ def test_batchnorm(benchmark, roofline, impl, shape, dtype):
                                                  training=True, momentum=0.1, eps=1e-6)
             torch.autograd.grad(out, (xt, weight, bias), dout_t)
     else:
-        cls = layers.BatchNormalization if impl == "fastdl" else reference.BatchNormalization
-        layer = cls(np.ones(D, dtype), np.zeros(D, dtype))
-
-        def step():
-            layer.forward(x)
-            layer.backward(dout)
+        step = layer_step(impl, "batchnorm", shape, dtype)
     run(benchmark, step, shape)
     if impl == "fastdl":
         roofline(benchmark, BN_STREAMS * x.nbytes)
@@ -88,59 +106,33 @@ def test_batchnorm(benchmark, roofline, impl, shape, dtype):
 @pytest.mark.parametrize("impl", ["reference", "fastdl", "fastdl-rng"])
 def test_dropout(benchmark, impl, shape, dtype):
     benchmark.group = f"dropout fwd+bwd {shape[0]}x{shape[1]} {dtype}"
-    x, dout = data(shape, dtype)
-    if impl == "reference":
-        layer = reference.Dropout(0.5)
-    elif impl == "fastdl":
-        layer = layers.Dropout(0.5)
-    else:
+    if impl == "fastdl-rng":
+        x, dout = data(shape, dtype)
         layer = layers.Dropout(0.5, rng=np.random.default_rng(0))
-
-    def step():
-        layer.forward(x)
-        layer.backward(dout)
-    run(benchmark, step, shape)
+        run(benchmark, lambda: (layer.forward(x), layer.backward(dout)), shape)
+    else:
+        run(benchmark, layer_step(impl, "dropout", shape, dtype), shape)
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
 @pytest.mark.parametrize("impl", ["reference", "fastdl"])
 def test_train_step(benchmark, impl, optimizer):
     benchmark.group = f"train step MultiLayerNetExtend [100]*5 BN+dropout batch 100 {optimizer}"
-    np.random.seed(0)
-    module = nets if impl == "fastdl" else reference_nets
-    net = module.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
-    opt = getattr(optim if impl == "fastdl" else reference, optimizer)()
-    rng = np.random.default_rng(0)
-    x = rng.random((100, 784)).astype(np.float32)  # MNIST-like: normalised float32 pixels
-    t = rng.integers(0, 10, 100)
-
-    def step():
-        opt.update(net.params, net.gradient(x, t))
-    benchmark.pedantic(step, rounds=100, iterations=1, warmup_rounds=2)
+    benchmark.pedantic(train_step(impl, optimizer), rounds=100, iterations=1, warmup_rounds=2)
 
 
-def _train_step(module, optimizers, name):
-    np.random.seed(0)
-    net = module.MultiLayerNetExtend(784, [100] * 5, 10, use_batchnorm=True, use_dropout=True)
-    opt = getattr(optimizers, name)()
-    rng = np.random.default_rng(0)
-    x = rng.random((100, 784)).astype(np.float32)
-    t = rng.integers(0, 10, 100)
-    return lambda: opt.update(net.params, net.gradient(x, t))
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_train_step_interleaved(benchmark, one_thread, optimizer):
+    """The training step, reference and fastdl alternating."""
+    benchmark.group = f"train step MultiLayerNetExtend [100]*5 BN+dropout batch 100 {optimizer}, interleaved"
+    interleave(benchmark, {impl: train_step(impl, optimizer) for impl in ("reference", "fastdl")},
+               rounds=150)
 
 
-def _batchnorm_step(cls, shape, dtype):
-    x, dout = data(shape, dtype)
-    layer = cls(np.ones(shape[1], dtype), np.zeros(shape[1], dtype))
-    return lambda: (layer.forward(x), layer.backward(dout))
-
-
-if __name__ == "__main__":
-    # OPENBLAS_NUM_THREADS=1 PYTHONPATH=$PWD python bench/bench_layers.py
-    for name in ("SGD", "Adam"):
-        interleaved(f"train step {name}", _train_step(reference_nets, reference, name),
-                    _train_step(nets, optim, name), inner=5, rounds=120)
-    for dtype in ("float64", "float32"):
-        interleaved(f"batchnorm fwd+bwd 100x100 {dtype}",
-                    _batchnorm_step(reference.BatchNormalization, (100, 100), dtype),
-                    _batchnorm_step(layers.BatchNormalization, (100, 100), dtype), inner=50, rounds=60)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("layer", ["batchnorm", "dropout"])
+def test_layer_interleaved(benchmark, one_thread, layer, dtype):
+    """BN or Dropout forward + backward at 100x100, reference and fastdl alternating."""
+    benchmark.group = f"{layer} fwd+bwd 100x100 {dtype}, interleaved"
+    interleave(benchmark, {impl: layer_step(impl, layer, (100, 100), dtype) for impl in ("reference", "fastdl")},
+               rounds=100, inner=20)

@@ -2,12 +2,11 @@
 
 Run: ``PYTHONPATH=$PWD python -m pytest bench/bench_optim.py`` (see bench/README.md).
 """
-import time
-
 import numpy as np
 import pytest
 
 import fastdl
+from bench.conftest import interleave
 from fastdl import optim, reference
 
 try:
@@ -110,26 +109,6 @@ def test_adam_threads(benchmark, roofline, threads, size, dtype):
     roofline(benchmark, STREAMS["Adam"] * size * np.dtype(dtype).itemsize)
 
 
-def interleaved(benchmark, impls, rounds):
-    """Time ``impls`` (name -> callable) in turn, round after round; medians into extra_info.
-
-    pytest-benchmark runs one test after another, so a burst of load from a
-    neighbour can land on one implementation only; alternating them within
-    each round gives every one the same conditions, and so fairer ratios.
-    """
-    times = {name: [] for name in impls}
-
-    def one_round():
-        for name, fn in impls.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
-    medians = {name: float(np.median(t[1:])) for name, t in times.items()}  # t[0]: warm-up
-    benchmark.extra_info.update({f"median_{name}": m for name, m in medians.items()})
-    return medians
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_adam_1e7_interleaved(benchmark, one_thread, head_to_head, dtype):
     """Adam at n = 1e7: reference, fastdl and torch fused (if installed), alternating."""
@@ -148,7 +127,7 @@ def test_adam_1e7_interleaved(benchmark, one_thread, head_to_head, dtype):
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
     try:
-        medians = interleaved(benchmark, impls, rounds=7)
+        medians = interleave(benchmark, impls, rounds=7)
     finally:
         if torch is not None:
             torch.set_num_threads(threads)
@@ -166,7 +145,7 @@ def test_book_network_interleaved(benchmark, one_thread, head_to_head, name):
         grads = {k: 0.01 * rng.standard_normal(p.shape) for k, p in net.params.items()}
         opt = getattr(reference if impl == "reference" else optim, name)()
         impls[impl] = lambda opt=opt, params=net.params, grads=grads: opt.update(params, grads)
-    head_to_head(benchmark.group, interleaved(benchmark, impls, rounds=300), None)
+    head_to_head(benchmark.group, interleave(benchmark, impls, rounds=300), None)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -185,7 +164,7 @@ def test_adam_threads_interleaved(benchmark, head_to_head, size, dtype):
             opt.update(params, grads)
         impls[f"{threads} thread{'s' if threads > 1 else ''}"] = update
     try:
-        medians = interleaved(benchmark, impls, rounds=ROUNDS[size][0])
+        medians = interleave(benchmark, impls, rounds=ROUNDS[size][0])
     finally:
         fastdl.set_num_threads(saved)
     head_to_head(benchmark.group, medians, STREAMS["Adam"] * size * np.dtype(dtype).itemsize)

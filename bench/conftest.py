@@ -9,6 +9,7 @@ a kernel that reads and writes ``B`` bytes cannot take less than
 of the run. On a shared machine one probe can land in a busy moment, so the
 probe runs again at the end and the table uses the higher of the two.
 """
+import os
 import statistics
 import time
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastdl
-from fastdl import _backend
+from fastdl import _backend, layers, optim
 
 try:
     import torch
@@ -26,6 +27,7 @@ except ImportError:
 _rows = []  # (benchmark name, median seconds, bytes read and written)
 _probes = []  # bandwidths measured, bytes per second
 _head_to_head = []  # (group, {implementation: median seconds}, bytes or None)
+_load_at_start = []  # os.getloadavg()[0] when the session started
 
 
 def _best_rate(run, n_bytes, repeat=10):
@@ -98,11 +100,48 @@ def head_to_head():
 
 def pytest_sessionstart(session):
     """Stop at once if fastdl runs without its kernels: its timings would be the reference's."""
+    _load_at_start.append(os.getloadavg()[0])
     if _backend.missing:
         pytest.exit(f"fastdl imported from {fastdl.__path__[0]} lacks compiled kernels "
                     f"({', '.join(sorted(_backend.missing))}): build them in place, or run the "
                     "installed package with `pytest bench/...` (`python -m pytest` puts the "
                     "current folder first on sys.path)", returncode=1)
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Stamp the saved JSON with the load around the run and the build that ran (bench/render.py prints them)."""
+    machine_info["load_average"] = [_load_at_start[0] if _load_at_start else None, os.getloadavg()[0]]
+    machine_info["fastdl"] = {
+        "version": fastdl.__version__,
+        "kernels": [getattr(module, "__name__", None) for module in (optim._kernels, layers._batchnorm)],
+        "openmp": bool(fastdl._threads is not None and fastdl._threads.OPENMP),
+        "threads": fastdl.get_num_threads(),
+        "numpy": np.__version__,
+    }
+
+
+def interleave(benchmark, impls, rounds, inner=1):
+    """Time ``impls`` (name -> callable) in turn, round after round; medians into extra_info.
+
+    pytest-benchmark runs one test after another, so a burst of load from a
+    neighbour can land on one implementation only; alternating them within
+    each round gives every one the same conditions, and so fairer ratios.
+    Each round calls each one ``inner`` times. ``extra_info["median_<name>"]``
+    holds each one's median seconds per call (bench/render.py reads
+    ``median_reference`` and ``median_fastdl``).
+    """
+    times = {name: [] for name in impls}
+
+    def one_round():
+        for name, fn in impls.items():
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - start) / inner)
+    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
+    medians = {name: float(np.median(t[1:])) for name, t in times.items()}  # t[0]: warm-up
+    benchmark.extra_info.update({f"median_{name}": m for name, m in medians.items()})
+    return medians
 
 
 def interleaved(name, reference_step, fastdl_step, inner, rounds):

@@ -25,4 +25,20 @@ BOOK_MODULES = {
     "dataset.mnist": "fastdl.datasets",
 }
 
-__all__ = ["BOOK_REPOSITORY", "BOOK_COMMIT", "BOOK_MODULES"]
+#: Book module -> the module of ``fastdl.reference`` that reproduces it
+#: (None: the data set loader has no reference, only ``fastdl.datasets``).
+BOOK_REFERENCE_MODULES = {
+    "common.functions": "fastdl.reference.functions",
+    "common.gradient": "fastdl.reference.gradient",
+    "common.layers": "fastdl.reference.layers",
+    "common.optimizer": "fastdl.reference.optim",
+    "common.multi_layer_net": "fastdl.reference.nets",
+    "common.multi_layer_net_extend": "fastdl.reference.nets",
+    "common.trainer": "fastdl.reference.trainer",
+    "common.util": "fastdl.reference.util",
+    "simple_convnet": "fastdl.reference.convnets",
+    "deep_convnet": "fastdl.reference.convnets",
+    "dataset.mnist": None,
+}
+
+__all__ = ["BOOK_REPOSITORY", "BOOK_COMMIT", "BOOK_MODULES", "BOOK_REFERENCE_MODULES"]

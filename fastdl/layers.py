@@ -5,10 +5,9 @@
 kernels wherever a kernel computes exactly what the reference would, and
 the reference's own NumPy code everywhere else; bad input gets a clear
 error, and a kernel only ever sees input it covers. ``Sigmoid``, ``Affine``
-and ``SoftmaxWithLoss`` are the reference's: in a profile of the book's
-training step (``MultiLayerNetExtend``, batch 100) ``Affine`` spends its
-time in BLAS matrix products, its bias add and ``sum(0)`` take about 2 %
-of the step, softmax runs once per step, and the network has no Sigmoid.
+and ``SoftmaxWithLoss`` are the reference's: ``Affine`` spends its time in
+BLAS matrix products, which a kernel would not speed up, softmax runs once
+per step, and the chapter's networks train with ReLU.
 ``Convolution`` and ``Pooling`` (chapters 7-8) run compiled ``im2col``,
 ``col2im`` and max-pooling kernels around NumPy's matrix products.
 """
@@ -161,7 +160,7 @@ class Dropout(reference.Dropout):
         if self.rng is None:
             if not kernel or (type(ratio) is not float and not _exact_as_double(ratio)):
                 return super().forward(x, train_flg)
-            result = _dropout.forward_stream_kernel(x, float(ratio), *_global_stream())
+            result = _dropout.forward_stream(x, float(ratio), *_global_stream())
             if result is None:
                 _check_mt19937_position()
                 return super().forward(x, train_flg)
@@ -172,7 +171,7 @@ class Dropout(reference.Dropout):
                                f"{_backend.missing.get('dropout')}")
         if not kernel:
             raise TypeError(f"Dropout with rng= supports float32 and float64 arrays, not {x.dtype} of {x.ndim} dimensions")
-        out, self.mask = _dropout.forward_fast_kernel(x, float(ratio), self.rng.bit_generator)
+        out, self.mask = _dropout.forward_fast(x, float(ratio), self.rng.bit_generator)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -182,7 +181,7 @@ class Dropout(reference.Dropout):
             raise RuntimeError("Dropout.backward called before a training forward pass")
         if np.shape(dout) != np.shape(mask):
             raise ValueError(f"dout has shape {np.shape(dout)} but the forward pass had {np.shape(mask)}")
-        dx = None if _dropout is None else _dropout.backward_kernel(dout, mask)
+        dx = None if _dropout is None else _dropout.backward(dout, mask)
         return super().backward(dout) if dx is None else dx
 
 
@@ -259,13 +258,13 @@ class BatchNormalization(reference.BatchNormalization):
             self.running_var = np.zeros(x.shape[1])
         if _batchnorm is not None:
             if not train_flg:
-                out = _batchnorm.forward_test_kernel(x, self.gamma, self.beta,
-                                                     self.running_mean, self.running_var)
+                out = _batchnorm.forward_test(x, self.gamma, self.beta,
+                                              self.running_mean, self.running_var)
                 if out is not None:
                     return out
             elif _is_python_number(self.momentum):
-                result = _batchnorm.forward_train_kernel(x, self.gamma, self.beta, self.running_mean,
-                                                         self.running_var, self.momentum, 1 - self.momentum)
+                result = _batchnorm.forward_train(x, self.gamma, self.beta, self.running_mean,
+                                                  self.running_var, self.momentum, 1 - self.momentum)
                 if result is not None:
                     out, self.xc, self.xn, self.std, self.running_mean, self.running_var = result
                     self.batch_size = x.shape[0]
@@ -278,7 +277,7 @@ class BatchNormalization(reference.BatchNormalization):
     def _backward(self, dout: np.ndarray) -> np.ndarray:
         """The backward pass on the ``(rows, features)`` matrix: the kernel, or the reference where it declines."""
         if _batchnorm is not None and dout.shape[0] == self.batch_size:
-            result = _batchnorm.backward_kernel(dout, self.xc, self.xn, self.std, self.gamma)
+            result = _batchnorm.backward(dout, self.xc, self.xn, self.std, self.gamma)
             if result is not None:
                 dx, self.dgamma, self.dbeta = result
                 return dx
@@ -443,7 +442,7 @@ class Convolution(reference.Convolution):
 class Pooling(reference.Pooling):
     """Max pooling over ``pool_h`` x ``pool_w`` windows of ``(N, C, H, W)`` images.
 
-    The reference layer (same constructor, ``stride=1`` by default as in
+    The reference layer (same constructor, ``stride=2`` by default as in
     the book, and attributes ``x``, ``arg_max``), whose forward pass
     (maximum and first arg-max together) and backward pass (scatter and
     fold together) run compiled kernels with the reference's results bit

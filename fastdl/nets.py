@@ -10,15 +10,6 @@ from fastdl.reference import nets as reference
 class _FastNet:
     """fastdl's layers, and a backprop that skips work nobody reads."""
 
-    Affine = layers.Affine
-    Convolution = layers.Convolution
-    Pooling = layers.Pooling
-    Relu = layers.Relu
-    Sigmoid = layers.Sigmoid
-    BatchNormalization = layers.BatchNormalization
-    Dropout = layers.Dropout
-    SoftmaxWithLoss = layers.SoftmaxWithLoss
-
     def _backprop(self) -> None:
         # The reference's backprop, except that the first Affine or
         # Convolution skips the gradient of the network's input, which
@@ -32,6 +23,12 @@ class _FastNet:
         for layer in reversed(stack[1:]):
             dout = layer.backward(dout)
         stack[0].backward_weights(dout)
+
+
+# Every layer class the networks build from (reference.LayerClasses), fastdl's.
+for _name in vars(reference.LayerClasses):
+    if not _name.startswith("_"):
+        setattr(_FastNet, _name, getattr(layers, _name))
 
 
 class MultiLayerNet(_FastNet, reference.MultiLayerNet):

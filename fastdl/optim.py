@@ -22,11 +22,10 @@ differs:
 No array is written after it was handed out: ``Momentum`` binds a new
 velocity array to ``v[key]`` at each step, as the reference does.
 
-Beyond the book, every class takes the keyword-only options
+Beyond the book, every class takes the reference's keyword-only options
 ``weight_decay``, ``decoupled`` and ``maximize`` (``Adam`` also
-``amsgrad``), whose defaults are the book's update, and has
-``state_dict()``/``load_state_dict()``. The kernels compute the options
-too; ``_KernelOptimizer._step`` is their NumPy definition.
+``amsgrad``), defined in ``fastdl.reference.optim``, which the kernels
+compute too, and has ``state_dict()``/``load_state_dict()``.
 """
 from __future__ import annotations
 
@@ -47,58 +46,20 @@ Params = MutableMapping[Hashable, Any]
 
 
 class _KernelOptimizer:
-    """The part the six fast optimizers share: options, ``state_dict`` and the path into the kernel.
+    """The part the six fast optimizers share: ``state_dict`` and the path into the kernel.
 
-    Every optimizer takes these keyword-only arguments.
-
-    Parameters
-    ----------
-    weight_decay : float, default 0.0
-        With ``decoupled=False``, L2 regularisation: the step uses
-        ``g + weight_decay*p`` as the gradient. With ``decoupled=True``
-        (AdamW, SGDW), ``p -= lr*weight_decay*p`` before the step, with the
-        constructor's ``lr`` (not Adam's ``lr_t``).
-    decoupled : bool, default False
-        See ``weight_decay``.
-    maximize : bool, default False
-        Ascend: the step uses ``-g`` as the gradient (negated first, then
-        weight decay is added).
+    A fast optimizer inherits everything else from its reference class
+    (constructor, options, lazy state, ``update``) and overrides only
+    ``_steps``, the loop over the keys.
     """
 
     _rule = "sgd"                       # the kernel's name for this optimizer
     _hyper: tuple[str, ...] = ("lr",)   # hyper-parameters the kernel rounds to the array's dtype
     _saved: tuple[str, ...] = ()        # other attributes state_dict saves
-    _state: tuple[str, ...] = ()        # per-key state dicts, in the kernel's order
     _options: tuple[str, ...] = ("weight_decay", "decoupled", "maximize")
     _optional_state: tuple[str, ...] = ()  # states that may stay None once the others exist
-
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        for name in self._state:  # zeros on the first update, as in the reference
-            if getattr(self, name) is None:
-                setattr(self, name, reference._zeros_like_params(params))
-        self._update(params, grads)
-
-    def _set_options(self, weight_decay: float, decoupled: bool, maximize: bool) -> None:
-        self.weight_decay = weight_decay
-        self.decoupled = decoupled
-        self.maximize = maximize
-
-    def _option_grad(self, params: Params, grads: Params, key: Hashable) -> Any:
-        """The gradient the step uses under the options; applies decoupled decay to ``params[key]``."""
-        g = -grads[key] if self.maximize else grads[key]
-        if self.weight_decay != 0:
-            if self.decoupled:
-                params[key] -= self.lr * self.weight_decay * params[key]
-            else:
-                g = g + self.weight_decay * params[key]
-        return g
-
-    def _step(self, params: Params, grads: Params, key: Hashable, *lr_t: Any) -> None:
-        """The reference path for one key: the reference's step, with the options applied."""
-        if self.maximize or self.weight_decay != 0:
-            grads = {key: self._option_grad(params, grads, key)}
-        super()._step(params, grads, key, *lr_t)
+    # From the reference class: _state, the per-key state dicts, in the kernel's order.
+    _state: tuple[str, ...]
 
     def _kernel_hyper(self) -> tuple[dict[str, Any], bool | None]:
         """The hyper-parameters the kernel rounds to the array's dtype, and which keys it may take.
@@ -130,15 +91,16 @@ class _KernelOptimizer:
             bits |= _kernels.OPTIONS["decoupled_decay" if self.decoupled else "l2_decay"]
         return bits
 
-    def _update(self, params: Params, grads: Params, **computed: Any) -> None:
-        """Every key through the kernel, or through ``_step`` where the kernel declines it.
+    def _steps(self, params: Params, grads: Params, *lr_t: Any) -> None:
+        """Every key through the kernel, or through the reference's ``_step`` where the kernel declines it.
 
-        ``computed`` holds hyper-parameters computed per update (Adam's
-        ``lr_t``), passed to the kernel and to ``_step``.
+        ``lr_t`` is Adam's step size for this update, passed to the kernel
+        and to ``_step``.
         """
         keys = list(params.keys())
         hyper, float32 = self._kernel_hyper()
-        hyper.update(computed)
+        if lr_t:
+            hyper["lr_t"] = lr_t[0]
         states = [getattr(self, name) for name in self._state]
         options = 0 if float32 is None else self._kernel_options()
         i = 0
@@ -149,7 +111,7 @@ class _KernelOptimizer:
                     break
             key = keys[i]
             try:
-                self._step(params, grads, key, *computed.values())
+                self._step(params, grads, key, *lr_t)
             except ValueError as exc:
                 raise ValueError(f"{type(self).__name__}, key {key!r}: {exc}") from exc
             i += 1
@@ -269,118 +231,41 @@ def _check_same_layout(cls: str, states: list[tuple[str, Any]]) -> None:
 
 
 class SGD(_KernelOptimizer, reference.SGD):
-    """Stochastic gradient descent, ``p -= lr*g`` in place.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
-
-    def __init__(self, lr: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(lr)
-        self._set_options(weight_decay, decoupled, maximize)
+    """Stochastic gradient descent, ``p -= lr*g`` in place; parameters as ``fastdl.reference.optim.SGD``."""
 
 
-class _Velocity(_KernelOptimizer):
-    """What Momentum and Nesterov share: ``lr``, ``momentum`` and the velocity ``v``.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    momentum : float, default 0.9
-        Fraction of the velocity kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
-
-    _hyper = ("lr", "momentum")
-    _state = ("v",)
-
-    def __init__(self, lr: float = 0.01, momentum: float = 0.9, *, weight_decay: float = 0.0,
-                 decoupled: bool = False, maximize: bool = False) -> None:
-        super().__init__(lr, momentum)
-        self._set_options(weight_decay, decoupled, maximize)
-
-
-class Momentum(_Velocity, reference.Momentum):
-    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v`` (parameters: see ``_Velocity``)."""
+class Momentum(_KernelOptimizer, reference.Momentum):
+    """SGD with momentum: ``v = momentum*v - lr*g``; ``p += v``; parameters as the reference's."""
 
     _rule = "momentum"
+    _hyper = ("lr", "momentum")
 
 
-class Nesterov(_Velocity, reference.Nesterov):
-    """Nesterov's accelerated gradient in the book's rearranged form (parameters: see ``_Velocity``)."""
+class Nesterov(_KernelOptimizer, reference.Nesterov):
+    """Nesterov's accelerated gradient in the book's rearranged form; parameters as the reference's."""
 
     _rule = "nesterov"
+    _hyper = ("lr", "momentum")
 
 
 class AdaGrad(_KernelOptimizer, reference.AdaGrad):
-    """AdaGrad: ``h += g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
+    """AdaGrad: ``h += g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``; parameters as the reference's."""
 
     _rule = "adagrad"
-    _state = ("h",)
-
-    def __init__(self, lr: float = 0.01, *, weight_decay: float = 0.0, decoupled: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(lr)
-        self._set_options(weight_decay, decoupled, maximize)
 
 
 class RMSprop(_KernelOptimizer, reference.RMSprop):
-    """RMSprop: ``h = decay_rate*h + (1-decay_rate)*g*g``; ``p -= lr*g / (sqrt(h) + 1e-7)``.
-
-    Parameters
-    ----------
-    lr : float, default 0.01
-        Learning rate.
-    decay_rate : float, default 0.99
-        Fraction of ``h`` kept from one step to the next.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-    """
+    """RMSprop: ``h = decay_rate*h + (1-decay_rate)*g*g``; parameters as the reference's."""
 
     _rule = "rmsprop"
     _hyper = ("lr", "decay_rate")
-    _state = ("h",)
-
-    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99, *, weight_decay: float = 0.0,
-                 decoupled: bool = False, maximize: bool = False) -> None:
-        super().__init__(lr, decay_rate)
-        self._set_options(weight_decay, decoupled, maximize)
 
 
 class Adam(_KernelOptimizer, reference.Adam):
-    """Adam with the bias correction folded into the step size ``lr_t``.
+    """Adam with the bias correction folded into ``lr_t``, AMSGrad optional; parameters as the reference's.
 
     For float32 parameters ``lr_t*m / (sqrt(v) + 1e-7)`` is computed in
     float64 and rounded once, as NumPy does with the float64 scalar ``lr_t``.
-
-    Parameters
-    ----------
-    lr : float, default 0.001
-        Learning rate.
-    beta1, beta2 : float, default 0.9, 0.999
-        Decay rates of the first and second moment estimates ``m`` and ``v``.
-    amsgrad : bool, default False
-        Keep ``v_max``, the running maximum of ``v`` (``np.maximum``, so NaN
-        propagates), and divide by ``sqrt(v_max) + 1e-7`` instead of
-        ``sqrt(v) + 1e-7``.
-    weight_decay, decoupled, maximize
-        Options beyond the book, off by default; see ``fastdl.optim._KernelOptimizer``.
-        ``weight_decay=w, decoupled=True`` is AdamW.
     """
 
     _rule = "adam"
@@ -388,40 +273,12 @@ class Adam(_KernelOptimizer, reference.Adam):
     # checking lr sends every other lr (and so lr_t) to the reference.
     _hyper = ("lr", "beta1", "beta2")
     _saved = ("iter",)
-    _state = ("m", "v", "v_max")
     _optional_state = ("v_max",)
     _options = _KernelOptimizer._options + ("amsgrad",)
-
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, *,
-                 amsgrad: bool = False, weight_decay: float = 0.0, decoupled: bool = False,
-                 maximize: bool = False) -> None:
-        super().__init__(lr, beta1, beta2)
-        self.amsgrad = amsgrad
-        self.v_max = None
-        self._set_options(weight_decay, decoupled, maximize)
 
     def _kernel_options(self) -> int:
         amsgrad = _kernels.OPTIONS["amsgrad"] if self.amsgrad else 0
         return super()._kernel_options() | amsgrad
-
-    def update(self, params: Params, grads: Params) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys)."""
-        if self.m is None:
-            self.m = reference._zeros_like_params(params)
-            self.v = reference._zeros_like_params(params)
-        if self.amsgrad and self.v_max is None:
-            self.v_max = reference._zeros_like_params(params)
-        self.iter += 1
-        self._update(params, grads, lr_t=self._lr_t())
-
-    def _step(self, params: Params, grads: Params, key: Hashable, lr_t: Any) -> None:
-        if not self.amsgrad:
-            return super()._step(params, grads, key, lr_t)
-        g = self._option_grad(params, grads, key)  # AMSGrad is not in the reference
-        self.m[key] += (1 - self.beta1) * (g - self.m[key])
-        self.v[key] += (1 - self.beta2) * (g * g - self.v[key])
-        np.maximum(self.v_max[key], self.v[key], out=self.v_max[key])
-        params[key] -= lr_t * self.m[key] / (np.sqrt(self.v_max[key]) + reference.EPS)
 
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "NAMES"]

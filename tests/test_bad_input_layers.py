@@ -151,17 +151,17 @@ def test_relu_read_only_dout_fails_like_the_reference():
 
 
 @pytest.mark.parametrize("call", [
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3)), np.ones(4), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3), np.float32), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((3, 2)).T, np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3), int), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((2, 3)), 1.0, None, "a", np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones((0, 3)), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_train_kernel(np.ones(3), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
-    lambda k: k._batchnorm.forward_test_kernel(np.ones((2, 3)), np.ones(3), np.ones(3), np.zeros(3, np.float32), np.zeros(3)),
-    lambda k: k._batchnorm.forward_test_kernel([[1.0, 2.0]], np.ones(2), np.ones(2), np.zeros(2), np.zeros(2)),
-    lambda k: k._batchnorm.backward_kernel(np.ones((2, 3)), np.ones((3, 3)), np.ones((2, 3)), np.ones(3), np.ones(3)),
-    lambda k: k._batchnorm.backward_kernel(np.ones((2, 3)), None, None, None, None),
+    lambda k: k._batchnorm.forward_train(np.ones((2, 3)), np.ones(4), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones((2, 3), np.float32), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones((3, 2)).T, np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones((2, 3), int), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones((2, 3)), 1.0, None, "a", np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones((0, 3)), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_train(np.ones(3), np.ones(3), np.ones(3), np.zeros(3), np.zeros(3), 0.9, 0.1),
+    lambda k: k._batchnorm.forward_test(np.ones((2, 3)), np.ones(3), np.ones(3), np.zeros(3, np.float32), np.zeros(3)),
+    lambda k: k._batchnorm.forward_test([[1.0, 2.0]], np.ones(2), np.ones(2), np.zeros(2), np.zeros(2)),
+    lambda k: k._batchnorm.backward(np.ones((2, 3)), np.ones((3, 3)), np.ones((2, 3)), np.ones(3), np.ones(3)),
+    lambda k: k._batchnorm.backward(np.ones((2, 3)), None, None, None, None),
 ])
 def test_batchnorm_kernels_decline_what_they_do_not_cover(call):
     # None tells fastdl.layers to run the reference; never a crash.
@@ -171,10 +171,10 @@ def test_batchnorm_kernels_decline_what_they_do_not_cover(call):
 
 
 @pytest.mark.parametrize("call", [
-    lambda k: k._dropout.forward_stream_kernel(np.ones((3, 2)).T, 0.5, np.random.mtrand._rand._bit_generator),
-    lambda k: k._dropout.forward_fast_kernel([1.0, 2.0], 0.5, np.random.PCG64(0)),
-    lambda k: k._dropout.backward_kernel(np.ones((2, 3)), np.ones((2, 3))),
-    lambda k: k._dropout.backward_kernel(np.ones((2, 3)), np.ones((3, 2), bool)),
+    lambda k: k._dropout.forward_stream(np.ones((3, 2)).T, 0.5, np.random.mtrand._rand._bit_generator),
+    lambda k: k._dropout.forward_fast([1.0, 2.0], 0.5, np.random.PCG64(0)),
+    lambda k: k._dropout.backward(np.ones((2, 3)), np.ones((2, 3))),
+    lambda k: k._dropout.backward(np.ones((2, 3)), np.ones((3, 2), bool)),
     lambda k: k._activations.relu_forward(np.ones(3, int)),
     lambda k: k._activations.relu_backward(np.ones(3), np.ones(4, bool)),
     lambda k: k._activations.relu_backward(np.ones(3)[::-1], np.ones(3, bool)),
@@ -190,4 +190,4 @@ def test_a_kernel_raises_only_for_a_caller_bug():
     if layers._dropout is None:
         pytest.skip("compiled kernels not built")
     with pytest.raises(ValueError, match="MT19937"):
-        layers._dropout.forward_stream_kernel(np.ones(3), 0.5, np.random.PCG64(0), True)
+        layers._dropout.forward_stream(np.ones(3), 0.5, np.random.PCG64(0), True)

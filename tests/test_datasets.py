@@ -159,7 +159,7 @@ def test_missing_directory_files(tmp_path):
 
 def test_download_fails_offline_with_a_clear_error(tmp_path):
     with pytest.raises(DownloadError, match="could not download"):
-        mnist.download_mnist(tmp_path, mirrors=("http://127.0.0.1:9/",), timeout=2)
+        mnist.download_mnist(directory=tmp_path, mirrors=("http://127.0.0.1:9/",), timeout=2)
 
 
 def test_download_never_waits_without_a_timeout(tmp_path, monkeypatch):
@@ -172,7 +172,7 @@ def test_download_never_waits_without_a_timeout(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mnist.urllib.request, "urlopen", offline)
     with pytest.raises(DownloadError, match="could not download"):
-        mnist.download_mnist(tmp_path, mirrors=("http://a.invalid/", "http://b.invalid/"), timeout=3)
+        mnist.download_mnist(directory=tmp_path, mirrors=("http://a.invalid/", "http://b.invalid/"), timeout=3)
     assert timeouts and all(t == 3 for t in timeouts)
 
 
@@ -182,7 +182,7 @@ def test_download_checks_sha256(tmp_path):
     for name in mnist.SHA256:
         (mirror / name).write_bytes(b"not the real file")
     with pytest.raises(DatasetError, match="does not match"):
-        mnist.download_mnist(tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
+        mnist.download_mnist(directory=tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
     assert not list((tmp_path / "cache").iterdir())
 
 
@@ -193,7 +193,7 @@ def test_download_keeps_verified_files(tmp_path, monkeypatch):
     for name, payload in payloads.items():
         (mirror / name).write_bytes(payload)
     trust_files_in(mirror, monkeypatch)
-    mnist.download_mnist(tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
+    mnist.download_mnist(directory=tmp_path / "cache", mirrors=(mirror.as_uri() + "/",))
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(payloads)
 
 

@@ -155,7 +155,7 @@ def test_mirror_that_closes_early_is_a_download_error(tmp_path, monkeypatch, mir
 
     url = mirror(liar)
     with pytest.raises(DownloadError, match="closed after 10 of 100,000 bytes"):
-        mnist.download_mnist(tmp_path / "files", mirrors=(url,), timeout=5)
+        mnist.download_mnist(directory=tmp_path / "files", mirrors=(url,), timeout=5)
     assert not list((tmp_path / "files").iterdir())
     monkeypatch.setattr(mnist, "MIRRORS", (url,))
     with pytest.warns(DataSourceWarning, match="closed after 10"):
@@ -173,7 +173,7 @@ def test_mirror_that_trickles_meets_the_overall_deadline(tmp_path, mirror):
     url = mirror(trickle)
     start = time.monotonic()
     with pytest.raises(DownloadError, match="deadline"):
-        mnist.download_mnist(tmp_path, mirrors=(url,), timeout=2, deadline=2)
+        mnist.download_mnist(directory=tmp_path, mirrors=(url,), timeout=2, deadline=2)
     assert time.monotonic() - start < 6
     assert not list(tmp_path.iterdir())
 
@@ -187,7 +187,7 @@ def test_mirror_that_sends_too_much_is_cut_off(tmp_path, mirror, monkeypatch):
             connection.sendall(bytes(4096))
 
     with pytest.raises(DownloadError, match="more data than any MNIST file"):
-        mnist.download_mnist(tmp_path, mirrors=(mirror(flood),), timeout=2)
+        mnist.download_mnist(directory=tmp_path, mirrors=(mirror(flood),), timeout=2)
 
 
 def test_download_never_writes_through_a_planted_link(tmp_path, monkeypatch):
@@ -205,7 +205,7 @@ def test_download_never_writes_through_a_planted_link(tmp_path, monkeypatch):
         for planted in (f"{name}.part", name.removesuffix(".gz") + ".part", f".{name}.part"):
             (cache / planted).symlink_to(victim)
     (cache / IMAGES).symlink_to(victim)
-    mnist.download_mnist(cache, mirrors=(mirror_dir.as_uri() + "/",))
+    mnist.download_mnist(directory=cache, mirrors=(mirror_dir.as_uri() + "/",))
     assert victim.read_bytes() == b"precious"
     assert not (cache / IMAGES).is_symlink() and (cache / IMAGES).read_bytes() == payloads[IMAGES]
 

@@ -129,13 +129,14 @@ def test_overlapping_pooling_windows_add_up_in_backward():
 
 
 def test_pooling_stride_defaults_to_the_books_one():
-    # common/layers.py: Pooling(pool_h, pool_w, stride=1, pad=0); a book
-    # script's Pooling(2, 2) gives overlapping windows.
+    # The book's common/layers.py (07b1161): Pooling(pool_h, pool_w, stride=2,
+    # pad=0); a book script's Pooling(2, 2) tiles the image with its windows.
     from fastdl import layers
     for cls in (Pooling, layers.Pooling):
         layer = cls(2, 2)
-        assert (layer.stride, layer.pad) == (1, 0)
-        assert layer.forward(np.arange(9.0).reshape(1, 1, 3, 3)).tolist() == [[[[4.0, 5.0], [7.0, 8.0]]]]
+        assert (layer.stride, layer.pad) == (2, 0)
+        assert layer.forward(np.arange(16.0).reshape(1, 1, 4, 4)).tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
+        assert cls(2, 2).forward(np.zeros((2, 3, 8, 8))).shape == (2, 3, 4, 4)
 
 
 def test_smooth_curve_keeps_length_and_constants():

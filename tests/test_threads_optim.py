@@ -16,21 +16,35 @@ def restore_threads():
     fastdl.set_num_threads(n)
 
 
+def require_openmp():
+    if optim._kernels is None:
+        pytest.skip("compiled kernels not built")
+    if not fastdl._threads.OPENMP:
+        pytest.skip("built without OpenMP: every thread count runs one thread")
+
+
 @pytest.fixture
 def small_thread_threshold():
     """Split even small arrays across threads, so that the threaded path runs here."""
-    if optim._kernels is None:
-        pytest.skip("compiled kernels not built")
+    require_openmp()
     old = _backend.load("threads")._set_thread_threshold(1)
     yield
     _backend.load("threads")._set_thread_threshold(old)
 
 
 def test_set_and_get(restore_threads):
+    require_openmp()
     fastdl.set_num_threads(1)
     assert fastdl.get_num_threads() == 1
     fastdl.set_num_threads(3)
-    assert fastdl.get_num_threads() in (1, 3)  # 1 when built without OpenMP
+    assert fastdl.get_num_threads() == 3
+
+
+def test_one_thread_without_openmp(restore_threads):
+    if fastdl._threads is not None and fastdl._threads.OPENMP:
+        pytest.skip("built with OpenMP (test_set_and_get)")
+    fastdl.set_num_threads(3)
+    assert fastdl.get_num_threads() == 1
 
 
 @pytest.mark.parametrize("n", [0, -2])
@@ -51,6 +65,7 @@ def test_results_do_not_depend_on_the_thread_count(name, dtype, size, restore_th
     results = []
     for n_threads in (1, 2, 3, 5):
         fastdl.set_num_threads(n_threads)
+        assert fastdl.get_num_threads() == n_threads
         p, opt = copy.deepcopy(params), getattr(optim, name)()
         for g in grads:
             opt.update(p, g)
@@ -61,8 +76,7 @@ def test_results_do_not_depend_on_the_thread_count(name, dtype, size, restore_th
 
 def test_threadpoolctl_sees_and_limits_openmp(restore_threads):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    if optim._kernels is None or not fastdl._threads.OPENMP:
-        pytest.skip("fastdl built without OpenMP")
+    require_openmp()
     fastdl.set_num_threads(2)
     info = threadpoolctl.threadpool_info()
     assert any(lib["user_api"] == "openmp" for lib in info), info

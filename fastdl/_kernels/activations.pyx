@@ -56,12 +56,12 @@ def relu_forward(object x):
     return out, mask
 
 
-cdef void forward_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask) noexcept:
+cdef void forward_arrays(floating* x_data, cnp.ndarray out, cnp.ndarray mask) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
-    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef floating* out_data = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_data = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
     with nogil:
-        relu_forward_pass(x, out_, mask_, n)
+        relu_forward_pass(x_data, out_data, mask_data, n)
 
 
 def relu_backward(object dout_, object mask_):
@@ -82,8 +82,8 @@ def relu_backward(object dout_, object mask_):
     return dout
 
 
-cdef void backward_arrays(floating* dout, cnp.ndarray mask) noexcept:
+cdef void backward_arrays(floating* dout_data, cnp.ndarray mask) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(mask)
-    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef cnp.npy_bool* mask_data = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
     with nogil:
-        relu_backward_pass(dout, mask_, n)
+        relu_backward_pass(dout_data, mask_data, n)

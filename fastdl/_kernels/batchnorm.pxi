@@ -18,7 +18,7 @@
 # sets (`rows_spread_over_sets`): the L1 indexes sets by address mod 4 KiB,
 # and rows (nearly) a multiple of 4 KiB apart would evict one another;
 # there it runs one loop per column sum on the block, which it then reads
-# from cache. bench/README.md has the measurements behind these choices.
+# from cache. bench/bench_layers.py measures the passes against the reference.
 #
 # Every output is a new array; nothing the caller holds is written.
 #
@@ -101,16 +101,16 @@ cdef inline Py_ssize_t block_rows(Py_ssize_t i, Py_ssize_t N) noexcept nogil:
     return 4 if i + 4 <= N else 1
 
 
-cdef void forward_train(const floating* x,                  # IN  (N, D)
-                        floating* xc,                       # OUT (N, D) x - mu
-                        floating* xn,                       # OUT (N, D) xc / std
-                        floating* out,                      # OUT (N, D) gamma*xn + beta
-                        const floating* gamma,              # IN  (D,)
-                        const floating* beta,               # IN  (D,)
-                        floating* mu,                       # OUT (D,) x.mean(axis=0)
-                        floating* var,                      # OUT (D,) np.mean(xc ** 2, axis=0)
-                        floating* std,                      # OUT (D,) np.sqrt(var + 10e-7)
-                        Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+cdef void forward_train_pass(const floating* x,                  # IN  (N, D)
+                             floating* xc,                       # OUT (N, D) x - mu
+                             floating* xn,                       # OUT (N, D) xc / std
+                             floating* out,                      # OUT (N, D) gamma*xn + beta
+                             const floating* gamma,              # IN  (D,)
+                             const floating* beta,               # IN  (D,)
+                             floating* mu,                       # OUT (D,) x.mean(axis=0)
+                             floating* var,                      # OUT (D,) np.mean(xc ** 2, axis=0)
+                             floating* std,                      # OUT (D,) np.sqrt(var + 10e-7)
+                             Py_ssize_t N, Py_ssize_t D) noexcept nogil:
     cdef Py_ssize_t i, j, rows
     cdef const floating* xci
     cdef floating* xni
@@ -157,13 +157,13 @@ cdef void update_running(const double* old,               # IN  (D,) running sta
         updated[j] = momentum * old[j] + <double>(one_minus_momentum * new[j])
 
 
-cdef void forward_test(const floating* x,                  # IN  (N, D)
-                       double* out,                        # OUT (N, D) float64: running_mean is float64
-                       const floating* gamma, const floating* beta,  # IN (D,)
-                       const double* running_mean,         # IN  (D,)
-                       double* scale,                      # OUT (D,) np.sqrt(running_var + 10e-7)
-                       const double* running_var,          # IN  (D,)
-                       Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+cdef void forward_test_pass(const floating* x,                  # IN  (N, D)
+                            double* out,                        # OUT (N, D) float64: running_mean is float64
+                            const floating* gamma, const floating* beta,  # IN (D,)
+                            const double* running_mean,         # IN  (D,)
+                            double* scale,                      # OUT (D,) np.sqrt(running_var + 10e-7)
+                            const double* running_var,          # IN  (D,)
+                            Py_ssize_t N, Py_ssize_t D) noexcept nogil:
     cdef Py_ssize_t i, j
     cdef const floating* xi
     cdef double* outi
@@ -234,16 +234,16 @@ cdef inline bint rows_spread_over_sets(Py_ssize_t row_bytes) noexcept nogil:
     return True
 
 
-cdef void backward(const floating* dout,                    # IN  (N, D)
-                   const floating* xc,                      # IN  (N, D)
-                   const floating* xn,                      # IN  (N, D)
-                   const floating* std,                     # IN  (D,)
-                   const floating* gamma,                   # IN  (D,)
-                   floating* dx,                            # OUT (N, D)
-                   floating* dgamma,                        # OUT (D,)
-                   floating* dbeta,                         # OUT (D,)
-                   floating* work,                          # scratch (3D,)
-                   Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+cdef void backward_pass(const floating* dout,                    # IN  (N, D)
+                        const floating* xc,                      # IN  (N, D)
+                        const floating* xn,                      # IN  (N, D)
+                        const floating* std,                     # IN  (D,)
+                        const floating* gamma,                   # IN  (D,)
+                        floating* dx,                            # OUT (N, D)
+                        floating* dgamma,                        # OUT (D,)
+                        floating* dbeta,                         # OUT (D,)
+                        floating* work,                          # scratch (3D,)
+                        Py_ssize_t N, Py_ssize_t D) noexcept nogil:
     cdef Py_ssize_t i, j, r, rows
     cdef const floating* douti
     cdef const floating* xci
@@ -333,32 +333,35 @@ cdef int forward_type(object x_, object gamma_, object beta_,
     return t
 
 
-cdef void train_arrays(floating* x, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray out,
+cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray out,
                        cnp.ndarray gamma, cnp.ndarray beta, cnp.ndarray stats, cnp.ndarray std,
                        cnp.ndarray running_mean, cnp.ndarray running_var,
                        cnp.ndarray new_mean, cnp.ndarray new_var,
                        double momentum, double one_minus_momentum) noexcept:
     cdef Py_ssize_t N = cnp.PyArray_DIM(xc, 0), D = cnp.PyArray_DIM(xc, 1)
-    cdef floating* xc_ = data(xc, x)
-    cdef floating* xn_ = data(xn, x)
-    cdef floating* out_ = data(out, x)
-    cdef floating* gamma_ = data(gamma, x)
-    cdef floating* beta_ = data(beta, x)
-    cdef floating* mu = data(stats, x)
-    cdef floating* std_ = data(std, x)
-    cdef double* old_mean = data64(running_mean)
-    cdef double* old_var = data64(running_var)
-    cdef double* mean_ = data64(new_mean)
-    cdef double* var_ = data64(new_var)
+    cdef floating* xc_data = data(xc, x_data)
+    cdef floating* xn_data = data(xn, x_data)
+    cdef floating* out_data = data(out, x_data)
+    cdef floating* gamma_data = data(gamma, x_data)
+    cdef floating* beta_data = data(beta, x_data)
+    cdef floating* stats_data = data(stats, x_data)        # mu, then var
+    cdef floating* std_data = data(std, x_data)
+    cdef double* running_mean_data = data64(running_mean)
+    cdef double* running_var_data = data64(running_var)
+    cdef double* new_mean_data = data64(new_mean)
+    cdef double* new_var_data = data64(new_var)
     with nogil:
-        forward_train(x, xc_, xn_, out_, gamma_, beta_, mu, mu + D, std_, N, D)
-        update_running(old_mean, mu, mean_, D, momentum, <floating>one_minus_momentum)
-        update_running(old_var, mu + D, var_, D, momentum, <floating>one_minus_momentum)
+        forward_train_pass(x_data, xc_data, xn_data, out_data, gamma_data, beta_data,
+                           stats_data, stats_data + D, std_data, N, D)
+        update_running(running_mean_data, stats_data, new_mean_data, D, momentum,
+                       <floating>one_minus_momentum)
+        update_running(running_var_data, stats_data + D, new_var_data, D, momentum,
+                       <floating>one_minus_momentum)
 
 
-def forward_train_kernel(object x_, object gamma_, object beta_,
-                         object running_mean_, object running_var_,
-                         double momentum, double one_minus_momentum):
+def forward_train(object x_, object gamma_, object beta_,
+                  object running_mean_, object running_var_,
+                  double momentum, double one_minus_momentum):
     """Training-mode forward pass of a C-contiguous ``(N, D)`` float array.
 
     Returns ``(out, xc, xn, std, running_mean, running_var)``, all new
@@ -389,24 +392,25 @@ def forward_train_kernel(object x_, object gamma_, object beta_,
     return out, xc, xn, std, new_mean, new_var
 
 
-cdef void test_arrays(floating* x, cnp.ndarray out, cnp.ndarray gamma, cnp.ndarray beta,
+cdef void test_arrays(floating* x_data, cnp.ndarray out, cnp.ndarray gamma, cnp.ndarray beta,
                       cnp.ndarray running_mean, cnp.ndarray scale, cnp.ndarray running_var) noexcept:
     cdef Py_ssize_t N = cnp.PyArray_DIM(out, 0), D = cnp.PyArray_DIM(out, 1)
-    cdef double* out_ = data64(out)
-    cdef floating* gamma_ = data(gamma, x)
-    cdef floating* beta_ = data(beta, x)
-    cdef double* mean_ = data64(running_mean)
-    cdef double* scale_ = data64(scale)
-    cdef double* var_ = data64(running_var)
+    cdef double* out_data = data64(out)
+    cdef floating* gamma_data = data(gamma, x_data)
+    cdef floating* beta_data = data(beta, x_data)
+    cdef double* running_mean_data = data64(running_mean)
+    cdef double* scale_data = data64(scale)
+    cdef double* running_var_data = data64(running_var)
     with nogil:
-        forward_test(x, out_, gamma_, beta_, mean_, scale_, var_, N, D)
+        forward_test_pass(x_data, out_data, gamma_data, beta_data, running_mean_data, scale_data,
+                          running_var_data, N, D)
 
 
-def forward_test_kernel(object x_, object gamma_, object beta_,
-                        object running_mean_, object running_var_):
+def forward_test(object x_, object gamma_, object beta_,
+                 object running_mean_, object running_var_):
     """Test-mode forward pass; the output is float64 as the reference's is.
 
-    ``None`` where the kernel does not apply (as ``forward_train_kernel``).
+    ``None`` where the kernel does not apply (as ``forward_train``).
     """
     cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
     if t < 0:
@@ -423,23 +427,24 @@ def forward_test_kernel(object x_, object gamma_, object beta_,
     return out
 
 
-cdef void backward_arrays(floating* dout, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray std,
+cdef void backward_arrays(floating* dout_data, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray std,
                           cnp.ndarray gamma, cnp.ndarray dx, cnp.ndarray dgamma, cnp.ndarray dbeta,
                           cnp.ndarray work) noexcept:
     cdef Py_ssize_t N = cnp.PyArray_DIM(dx, 0), D = cnp.PyArray_DIM(dx, 1)
-    cdef floating* xc_ = data(xc, dout)
-    cdef floating* xn_ = data(xn, dout)
-    cdef floating* std_ = data(std, dout)
-    cdef floating* gamma_ = data(gamma, dout)
-    cdef floating* dx_ = data(dx, dout)
-    cdef floating* dgamma_ = data(dgamma, dout)
-    cdef floating* dbeta_ = data(dbeta, dout)
-    cdef floating* work_ = data(work, dout)
+    cdef floating* xc_data = data(xc, dout_data)
+    cdef floating* xn_data = data(xn, dout_data)
+    cdef floating* std_data = data(std, dout_data)
+    cdef floating* gamma_data = data(gamma, dout_data)
+    cdef floating* dx_data = data(dx, dout_data)
+    cdef floating* dgamma_data = data(dgamma, dout_data)
+    cdef floating* dbeta_data = data(dbeta, dout_data)
+    cdef floating* work_data = data(work, dout_data)
     with nogil:
-        backward(dout, xc_, xn_, std_, gamma_, dx_, dgamma_, dbeta_, work_, N, D)
+        backward_pass(dout_data, xc_data, xn_data, std_data, gamma_data, dx_data, dgamma_data,
+                      dbeta_data, work_data, N, D)
 
 
-def backward_kernel(object dout_, object xc_, object xn_, object std_, object gamma_):
+def backward(object dout_, object xc_, object xn_, object std_, object gamma_):
     """Backward pass; returns ``(dx, dgamma, dbeta)``, new arrays.
 
     ``None`` where the kernel does not apply: dout not C-contiguous

@@ -1,4 +1,4 @@
 # The same module as batchnorm, built for AVX2.
-from fastdl._kernels.batchnorm import backward_kernel as backward_kernel
-from fastdl._kernels.batchnorm import forward_test_kernel as forward_test_kernel
-from fastdl._kernels.batchnorm import forward_train_kernel as forward_train_kernel
+from fastdl._kernels.batchnorm import backward as backward
+from fastdl._kernels.batchnorm import forward_test as forward_test
+from fastdl._kernels.batchnorm import forward_train as forward_train

@@ -102,11 +102,11 @@ cdef void mt19937_uniform(uint32_t* key, int* pos,        # IN/OUT generator sta
         u[i] = (<int32_t>(words[2 * i] >> 5) * 67108864.0 + <int32_t>(words[2 * i + 1] >> 6)) / 9007199254740992.0
 
 
-cdef void forward_mt19937(const floating* x,               # IN  (n,)
-                          floating* out,                   # OUT (n,) x * mask
-                          cnp.npy_bool* mask,              # OUT (n,)
-                          Py_ssize_t n, double ratio,
-                          mt19937_state* st) noexcept nogil:
+cdef void forward_mt19937_pass(const floating* x,          # IN  (n,)
+                               floating* out,              # OUT (n,) x * mask
+                               cnp.npy_bool* mask,         # OUT (n,)
+                               Py_ssize_t n, double ratio,
+                               mt19937_state* st) noexcept nogil:
     cdef double u[DRAWS]
     cdef Py_ssize_t start = 0, m, i
     cdef int pos = st.pos                                 # a local: the bool stores may alias st
@@ -121,11 +121,11 @@ cdef void forward_mt19937(const floating* x,               # IN  (n,)
     st.pos = pos
 
 
-cdef void forward_stream(const floating* x,                # IN  (n,)
-                         floating* out,                    # OUT (n,) x * mask
-                         cnp.npy_bool* mask,               # OUT (n,)
-                         Py_ssize_t n, double ratio,
-                         bitgen_t* bitgen) noexcept nogil:
+cdef void forward_stream_pass(const floating* x,           # IN  (n,)
+                              floating* out,               # OUT (n,) x * mask
+                              cnp.npy_bool* mask,          # OUT (n,)
+                              Py_ssize_t n, double ratio,
+                              bitgen_t* bitgen) noexcept nogil:
     cdef Py_ssize_t i
     cdef bint keep
     for i in range(n):
@@ -140,11 +140,11 @@ cdef inline uint64_t splitmix64(uint64_t z) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef void forward_fast(const floating* x,                  # IN  (n,)
-                       floating* out,                      # OUT (n,) x * mask
-                       cnp.npy_bool* mask,                 # OUT (n,)
-                       Py_ssize_t n, int64_t threshold,
-                       uint64_t seed) noexcept nogil:
+cdef void forward_fast_pass(const floating* x,             # IN  (n,)
+                            floating* out,                 # OUT (n,) x * mask
+                            cnp.npy_bool* mask,            # OUT (n,)
+                            Py_ssize_t n, int64_t threshold,
+                            uint64_t seed) noexcept nogil:
     cdef uint32_t halves[2 * DRAWS]
     cdef uint64_t word
     # u32 > threshold as a signed compare (which SSE2 has) of both sides
@@ -180,7 +180,7 @@ cdef bitgen_t* bitgen_of(object bit_generator) except NULL:
     return <bitgen_t*>PyCapsule_GetPointer(bit_generator.capsule, "BitGenerator")
 
 
-def forward_stream_kernel(object x, double ratio, object bit_generator, bint inline_mt19937=False):
+def forward_stream(object x, double ratio, object bit_generator, bint inline_mt19937=False):
     """``mask = draws > ratio`` with ``bit_generator``'s doubles; returns ``(x*mask, mask)``.
 
     ``inline_mt19937`` runs the Mersenne Twister here on the state of an
@@ -208,16 +208,16 @@ def forward_stream_kernel(object x, double ratio, object bit_generator, bint inl
     return out, mask
 
 
-cdef void stream_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask, double ratio,
+cdef void stream_arrays(floating* x_data, cnp.ndarray out, cnp.ndarray mask, double ratio,
                         bitgen_t* bitgen, bint inline_mt19937) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
-    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef floating* out_data = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_data = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
     with nogil:
         if inline_mt19937:
-            forward_mt19937(x, out_, mask_, n, ratio, <mt19937_state*>bitgen.state)
+            forward_mt19937_pass(x_data, out_data, mask_data, n, ratio, <mt19937_state*>bitgen.state)
         else:
-            forward_stream(x, out_, mask_, n, ratio, bitgen)
+            forward_stream_pass(x_data, out_data, mask_data, n, ratio, bitgen)
 
 
 def mt19937_layout_matches():
@@ -248,8 +248,8 @@ def mt19937_layout_matches():
             and np.array_equal(after["key"], after_reference["key"]))
 
 
-def forward_fast_kernel(object x, double ratio, object bit_generator):
-    """Like ``forward_stream_kernel`` with 32 bits per element from SplitMix64 seeded by one draw."""
+def forward_fast(object x, double ratio, object bit_generator):
+    """Like ``forward_stream`` with 32 bits per element from SplitMix64 seeded by one draw."""
     cdef int t = float_type(x)
     if t < 0:
         return None
@@ -273,16 +273,16 @@ def forward_fast_kernel(object x, double ratio, object bit_generator):
     return out, mask
 
 
-cdef void fast_arrays(floating* x, cnp.ndarray out, cnp.ndarray mask, int64_t threshold,
+cdef void fast_arrays(floating* x_data, cnp.ndarray out, cnp.ndarray mask, int64_t threshold,
                       uint64_t seed) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(out)
-    cdef floating* out_ = <floating*>cnp.PyArray_DATA(out)
-    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef floating* out_data = <floating*>cnp.PyArray_DATA(out)
+    cdef cnp.npy_bool* mask_data = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
     with nogil:
-        forward_fast(x, out_, mask_, n, threshold, seed)
+        forward_fast_pass(x_data, out_data, mask_data, n, threshold, seed)
 
 
-def backward_kernel(object dout_, object mask_):
+def backward(object dout_, object mask_):
     """``dout * mask`` for a bool ``mask`` of the same shape, a new array.
 
     ``None`` where the kernel does not apply: dout not an aligned, native,
@@ -301,9 +301,9 @@ def backward_kernel(object dout_, object mask_):
     return dx
 
 
-cdef void mask_arrays(floating* dout, cnp.ndarray mask, cnp.ndarray dx) noexcept:
+cdef void mask_arrays(floating* dout_data, cnp.ndarray mask, cnp.ndarray dx) noexcept:
     cdef Py_ssize_t n = cnp.PyArray_SIZE(dx)
-    cdef cnp.npy_bool* mask_ = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
-    cdef floating* dx_ = <floating*>cnp.PyArray_DATA(dx)
+    cdef cnp.npy_bool* mask_data = <cnp.npy_bool*>cnp.PyArray_DATA(mask)
+    cdef floating* dx_data = <floating*>cnp.PyArray_DATA(dx)
     with nogil:
-        apply_mask(dout, mask_, dx_, n)
+        apply_mask(dout_data, mask_data, dx_data, n)

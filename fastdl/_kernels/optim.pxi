@@ -45,7 +45,7 @@ cnp.import_array()
 cdef enum Rule:
     SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM
 
-# Options beyond the book (fastdl.optim), as bits of Hyper.options.
+# Options beyond the book (defined in fastdl/reference/optim.py), as bits of Hyper.options.
 cdef enum:
     MAXIMIZE = 1
     L2_DECAY = 2         # g + weight_decay*p

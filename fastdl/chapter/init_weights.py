@@ -1,7 +1,7 @@
 """Initial weights on MNIST: std 0.01 against Xavier and He."""
 import numpy as np
 
-from fastdl.chapter.plotting import MARKERS, new_figure, save_figure, smooth_curve
+from fastdl.chapter.plotting import loss_curves_result
 from fastdl.chapter.progress import progress
 
 NAME = "init"
@@ -12,7 +12,6 @@ SETTINGS = {
     "quick": {"hidden_size_list": [100] * 4, "batch_size": 128, "iterations": 500, "lr": 0.01},
     "book": {"hidden_size_list": [100] * 4, "batch_size": 128, "iterations": 2000, "lr": 0.01},
 }
-FINAL_WINDOW = 100  # losses averaged for the "final loss": one mini-batch is noisy
 
 
 def run(backend, data, settings, out_dir, seed=0):
@@ -32,15 +31,4 @@ def run(backend, data, settings, out_dir, seed=0):
             optimizer.update(network.params, grads)
             losses[name].append(float(network.loss(x_batch, t_batch)))
 
-    figure, ax = new_figure()
-    for marker, name in zip(MARKERS, WEIGHT_INIT_TYPES):
-        ax.plot(smooth_curve(losses[name]), marker=marker, markevery=100, label=name)
-    ax.set(xlabel="iterations", ylabel="loss", ylim=(0, 2.5), title=TITLE)
-    ax.legend()
-    final = {name: float(np.mean(values[-FINAL_WINDOW:])) for name, values in losses.items()}
-    return {
-        "figures": [save_figure(figure, out_dir, "init.png")],
-        "summary": {f"{name}: mean loss of last {FINAL_WINDOW} iterations": v for name, v in final.items()},
-        "final_loss": final,
-        "losses": losses,
-    }
+    return loss_curves_result(losses, TITLE, 2.5, out_dir, "init.png")

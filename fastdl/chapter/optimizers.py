@@ -1,7 +1,7 @@
 """SGD, Momentum, AdaGrad and Adam training the same network on MNIST."""
 import numpy as np
 
-from fastdl.chapter.plotting import MARKERS, new_figure, save_figure, smooth_curve
+from fastdl.chapter.plotting import loss_curves_result
 from fastdl.chapter.progress import progress
 
 NAME = "optimizers"
@@ -13,7 +13,6 @@ SETTINGS = {
     "book": {"hidden_size_list": [100] * 4, "batch_size": 128, "iterations": 2000,
              "optimizers": ["SGD", "Momentum", "AdaGrad", "Adam"]},
 }
-FINAL_WINDOW = 100  # losses averaged for the "final loss": one mini-batch is noisy
 
 
 def run(backend, data, settings, out_dir, seed=0):
@@ -33,15 +32,4 @@ def run(backend, data, settings, out_dir, seed=0):
             optimizers[name].update(networks[name].params, grads)
             losses[name].append(float(networks[name].loss(x_batch, t_batch)))
 
-    figure, ax = new_figure()
-    for marker, name in zip(MARKERS, names):
-        ax.plot(smooth_curve(losses[name]), marker=marker, markevery=100, label=name)
-    ax.set(xlabel="iterations", ylabel="loss", ylim=(0, 1), title=TITLE)
-    ax.legend()
-    final = {name: float(np.mean(values[-FINAL_WINDOW:])) for name, values in losses.items()}
-    return {
-        "figures": [save_figure(figure, out_dir, "optimizers.png")],
-        "summary": {f"{name}: mean loss of last {FINAL_WINDOW} iterations": v for name, v in final.items()},
-        "final_loss": final,
-        "losses": losses,
-    }
+    return loss_curves_result(losses, TITLE, 1, out_dir, "optimizers.png")

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from fastdl.reference import util
 
 MARKERS = ("o", "x", "s", "D", "^", "v")
+FINAL_WINDOW = 100  # losses averaged for the "final loss": one mini-batch is noisy
 # Sharp on a modern screen: a 6.4 x 4.8 in figure is 960 x 720 pixels.
 DPI = 150
 
@@ -36,3 +37,24 @@ def plot_train_test(ax, train_acc, test_acc, title):
     ax.plot(test_acc, marker="s", markevery=10, label="test")
     ax.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1), title=title)
     ax.legend(loc="lower right")
+
+
+def loss_curves_result(losses, title, top, out_dir, file_name):
+    """Plot smoothed training losses (one curve per key of ``losses``) and return the experiment's result.
+
+    The result holds the figure's file name, the mean loss of the last
+    ``FINAL_WINDOW`` iterations per curve (as ``summary`` and ``final_loss``)
+    and the raw ``losses``.
+    """
+    figure, ax = new_figure()
+    for marker, name in zip(MARKERS, losses):
+        ax.plot(smooth_curve(losses[name]), marker=marker, markevery=100, label=name)
+    ax.set(xlabel="iterations", ylabel="loss", ylim=(0, top), title=title)
+    ax.legend()
+    final = {name: float(np.mean(values[-FINAL_WINDOW:])) for name, values in losses.items()}
+    return {
+        "figures": [save_figure(figure, out_dir, file_name)],
+        "summary": {f"{name}: mean loss of last {FINAL_WINDOW} iterations": v for name, v in final.items()},
+        "final_loss": final,
+        "losses": losses,
+    }

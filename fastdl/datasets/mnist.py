@@ -345,9 +345,11 @@ def _check_sha256(path, expected, advice):
         raise DatasetError(f"{path}: SHA-256 {digest} does not match the expected {expected}; {advice}")
 
 
-def download_mnist(directory: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
+def download_mnist(*, directory: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
                    timeout: float = 10.0, deadline: float = 300.0) -> None:
     """Download the four standard MNIST files and check their SHA-256.
+
+    The book's ``download_mnist()`` (its options are fastdl's, keyword-only).
 
     Each file is written to a fresh private temporary file beside its target
     (never through a link planted there), checked, and only then renamed into
@@ -393,6 +395,18 @@ def download_mnist(directory: str | os.PathLike | None = None, mirrors: Sequence
         else:
             raise DownloadError(f"could not download {name} into {directory} ({'; '.join(errors)}); "
                                 f"{OFFLINE_ADVICE}")
+
+
+def init_mnist(*, directory: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
+               timeout: float = 10.0, deadline: float = 300.0) -> None:
+    """Get MNIST ready for :func:`load_mnist`, as the book's ``init_mnist()``.
+
+    The book downloads the four IDX files and converts them once into a
+    pickle that its ``load_mnist`` reads. fastdl reads the IDX files
+    themselves, so this only downloads and checks them into the cache
+    (:func:`download_mnist`, same options) and writes no pickle.
+    """
+    download_mnist(directory=directory, mirrors=mirrors, timeout=timeout, deadline=deadline)
 
 
 def _download(url, target, expected, timeout, end):

@@ -250,10 +250,11 @@ class Pooling:
     (NaN propagates), ``(N, C, out_h, out_w)`` with
     ``out_h = int(1 + (H - pool_h)/stride)``. Backward sends each ``dout``
     value to its window's ``arg_max`` and folds the windows back with
-    ``col2im`` (overlapping windows add up).
+    ``col2im`` (overlapping windows add up). ``stride`` defaults to the
+    book's 2 (windows side by side for a 2 x 2 pool).
     """
 
-    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
         self.pool_h = pool_h
         self.pool_w = pool_w
         self.stride = stride
