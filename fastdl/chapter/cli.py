@@ -31,7 +31,9 @@ DESCRIPTION = """\
 Reproduce the experiments of chapter 6 of "Deep Learning from Scratch" and save
 each one's figures (PNG) and numbers (JSON) under --out; `all` also writes
 report.md there. --scale quick runs everything in a few minutes; --scale book
-uses the book's settings. Options may come before or after the experiment."""
+uses the book's settings. Options may come before or after the experiment.
+`fastdl run SCRIPT [ARGS...]` runs a script of the book on fastdl (see
+`fastdl run --help`)."""
 OFFLINE_HINT = ("offline? use --data DIR (a folder of MNIST IDX files), set $FASTDL_MNIST_DIR, "
                 "or use --data embedded (the 10,000-image test set shipped with fastdl)")
 INTERRUPTED = 130
@@ -42,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr (exit status 2)."""
 
     def error(self, message):
-        self.exit(2, f"fastdl: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive_int(text):
@@ -143,6 +145,10 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of ``fastdl`` and ``python -m fastdl``; returns the exit status."""
+    command, *rest = (sys.argv[1:] if argv is None else argv) or [None]
+    if command == "run":
+        from fastdl.run import main as run_main
+        return run_main(rest)
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings(), _terminate_cleanly():
         warnings.showwarning = _show_warning
