@@ -108,8 +108,6 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         script = _script_path(args.script)
-        if args.mode == "fast" and _mode_switch() is None:
-            raise UsageError("--mode fast is not available in this version of fastdl")
         if args.compare:
             return compare(script, args)
         return run(script, args)
@@ -284,12 +282,6 @@ def _script_path(text):
     return path
 
 
-def _mode_switch():
-    """``fastdl.mode`` (the fast-mode switch), or None where this fastdl has none."""
-    import fastdl
-    return getattr(fastdl, "mode", None)
-
-
 def run(script, args):
     """Run ``script`` in this process with the book's modules answered by ``args.modules``'."""
     modules = BOOK_MODULES if args.modules == "fastdl" else BOOK_SIDE_MODULES
@@ -299,9 +291,9 @@ def run(script, args):
         if args.threads is not None:
             from threadpoolctl import threadpool_limits
             stack.enter_context(threadpool_limits(args.threads))
-        mode = _mode_switch()
-        if args.mode is not None and args.modules == "fastdl" and mode is not None:
-            stack.enter_context(mode(args.mode))
+        if args.mode is not None and args.modules == "fastdl":
+            import fastdl
+            stack.enter_context(fastdl.mode(args.mode))
         sys.meta_path.insert(0, BookFinder(modules))
         # What `python SCRIPT` puts first on sys.path (the real folder of the script), in place of the
         # entry of whatever started fastdl; nothing under -P or PYTHONSAFEPATH.

@@ -233,15 +233,11 @@ def test_fastdls_own_errors_are_one_line_and_exit_2(chapter, monkeypatch, capsys
 
 
 def test_mode(chapter):
-    import fastdl
-    write(chapter / "ok.py", "print('ran')\n")
-    assert fastdl_run("--mode", "exact", "ok.py", cwd=chapter).stdout == "ran\n"
-    done = fastdl_run("--mode", "fast", "ok.py", cwd=chapter)
-    if hasattr(fastdl, "mode"):
-        assert (done.returncode, done.stdout) == (0, "ran\n")
-    else:
-        assert (done.returncode, done.stderr) == (2, "fastdl run: error: --mode fast is not available in this "
-                                                     "version of fastdl\n")
+    write(chapter / "mode.py", "import fastdl\nprint(fastdl.get_mode())\n")
+    assert fastdl_run("mode.py", cwd=chapter).stdout == "exact\n"
+    assert fastdl_run("--mode", "exact", "mode.py", cwd=chapter).stdout == "exact\n"
+    done = fastdl_run("--mode", "fast", "mode.py", cwd=chapter)
+    assert (done.returncode, done.stdout) == (0, "fast\n")
 
 
 COMPARED = """\
