@@ -25,6 +25,12 @@ def start_fastdl(args, cwd):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
+# Not a benchmark: a bound that tells "stops at once" (well under a second on
+# an idle machine) from the 8 s and the hang these tests were written for,
+# with room for a machine loaded by other work.
+STOPS_WITHIN = 5
+
+
 def wait_for_line(process, text, timeout=120):
     """Read stdout until a line containing ``text``; the lines read."""
     lines, end = [], time.monotonic() + timeout
@@ -68,7 +74,7 @@ def test_ctrl_c_during_the_search(tmp_path, options, delay):
     time.sleep(delay)  # 4 s: workers started, trials running and queued; less: workers starting
     status, seconds, err, children, alive = interrupt(process)
     assert status == 130 and err == "fastdl: interrupted\n", err
-    assert seconds < 2
+    assert seconds < STOPS_WITHIN
     assert not alive
     if options[1] == "2":
         assert len(children) >= 2
@@ -94,7 +100,7 @@ def test_ctrl_c_during_all_still_writes_the_report(tmp_path):
     wait_for_line(process, "paths [fastdl]")
     time.sleep(0.5)  # inside `optimizers`
     status, seconds, err, _, _ = interrupt(process)
-    assert status == 130 and err == "fastdl: interrupted\n" and seconds < 2
+    assert status == 130 and err == "fastdl: interrupted\n" and seconds < STOPS_WITHIN
     report = (tmp_path / "report.md").read_text()
     assert "**Interrupted**" in report and "optimizers" in report.split("**Interrupted**")[1].split("\n")[0]
     assert "## Update paths" in report
