@@ -33,12 +33,25 @@ def test_dropout_at_the_edge_positions_equals_the_reference(pos, shape, dtype):
     assert np.array_equal(mask_f, mask_r) and same_state(state_f, state_r)
 
 
-# NumPy accepts any C int position; its own draw then reads outside the 624
+def numpy_refuses_position(pos):
+    """Whether ``set_state`` itself refuses position ``pos`` (NumPy 2.5 does; 2.0-2.4 accept any C int)."""
+    probe = np.random.RandomState(7)
+    try:
+        probe.set_state(("MT19937", probe.get_state()[1], pos, 0, 0.0))
+    except ValueError:
+        return True
+    return False
+
+
+# Where NumPy accepts the position, its own draw then reads outside the 624
 # words (625..: the words after them; 100000, 10**7: a segfault), so there
-# is no reference result: fastdl raises, drawing nothing.
+# is no reference result: fastdl raises, drawing nothing. Where NumPy
+# refuses it, no global state can hold it and there is nothing to test.
 @pytest.mark.parametrize("pos", [-1, -624, 625, 700, 100_000, 10**7, 2**31 - 1, -2**31])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_refuses_positions_outside_the_state(pos, dtype):
+    if numpy_refuses_position(pos):
+        pytest.skip(f"NumPy {np.__version__}'s set_state refuses position {pos} itself: no global state can hold it")
     at_position(pos)
     before = global_state()
     layer = layers.Dropout(0.5)

@@ -34,10 +34,11 @@ def test_license_is_mit_and_shipped(distribution):
     assert distribution.read_text("licenses/LICENSE").startswith("MIT License")
 
 
-def test_classifiers_name_every_supported_python(distribution):
-    classifiers = distribution.metadata.get_all("Classifier")
-    for minor in range(10, 15):
-        assert f"Programming Language :: Python :: 3.{minor}" in classifiers
+def test_classifiers_name_every_supported_python_from_the_required_one(distribution):
+    prefix = "Programming Language :: Python :: 3."
+    minors = sorted(int(c[len(prefix):]) for c in distribution.metadata.get_all("Classifier") if c.startswith(prefix))
+    assert minors == list(range(10, 15))
+    assert distribution.metadata["Requires-Python"] == f">=3.{minors[0]}"
 
 
 def test_missing_extra_hint_names_the_distribution(monkeypatch, capsys):
