@@ -71,14 +71,15 @@ def _exact_as_double(ratio: Any) -> bool:
 def _check_mt19937_position() -> None:
     """ValueError if the global MT19937's position is outside 0..624.
 
-    ``np.random.set_state`` accepts any position, but NumPy's own draws
-    then read outside the 624 state words (and crash for large ones): no
-    result to reproduce, so fastdl refuses, drawing nothing.
+    NumPy 2.0-2.4's ``np.random.set_state`` accepts any position (2.5
+    refuses one outside 0..624 itself), but NumPy's own draws then read
+    outside the 624 state words (and crash for large ones): no result to
+    reproduce, so fastdl refuses, drawing nothing.
     """
     pos = np.random.get_state()[2]
     if not 0 <= pos <= 624:
         raise ValueError(f"the global MT19937 state has position {pos}, outside 0..624 "
-                         "(np.random.set_state accepts it, but drawing from it reads outside the state)")
+                         "(np.random.set_state of NumPy < 2.5 accepts it, but drawing from it reads outside the state)")
 
 
 class Relu(reference.Relu):
