@@ -33,7 +33,9 @@ if sys.platform == "win32":
     OPENMP_ARGS = (["/openmp"], [])
     AVX2_ARGS = ["/arch:AVX2"]
 else:
-    COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno"]
+    # An undeclared function (a NumPy C-API function the headers hide) is an
+    # error here, not an undefined symbol at import.
+    COMPILE_ARGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Werror=implicit-function-declaration"]
     OPENMP_ARGS = (["-fopenmp"], ["-fopenmp"])
     AVX2_ARGS = ["-mavx2"]  # no -mfma: FMA would change the rounding
 # ``*_avx2`` modules include the same ``.pxi`` as their baseline module and
@@ -94,9 +96,14 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# fastdl needs NumPy >= 2 at run time, so the kernels may use its whole C
+# API as of 2.0 (the memory pool's PyDataMem_SetHandler is 1.22's): older
+# NumPy headers hide newer functions unless this target says otherwise.
+NUMPY_TARGET = [("NPY_TARGET_VERSION", "NPY_2_0_API_VERSION")]
+
 extensions = [
     Extension(path[:-len(".pyx")].replace(os.sep, "."), [path],
-              include_dirs=[numpy.get_include()])
+              include_dirs=[numpy.get_include()], define_macros=NUMPY_TARGET)
     for path in sorted(glob.glob(os.path.join("fastdl", "_kernels", "*.pyx")))
     if X86_64 or not path.endswith("_avx2.pyx")
 ]
