@@ -159,11 +159,17 @@ def stop_pool(pool):
     # Python 3.14 has pool.terminate_workers(); before it, the processes are only in _processes,
     # which shutdown() clears.
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.kill()
     for process in processes:
         process.join(timeout=1)
+    # The pool's manager thread closes its wake-up pipe when it sees the workers gone, and
+    # concurrent.futures' exit hook writes to that pipe without the pool's lock (CPython 3.10
+    # to 3.13): racing, it prints "OSError: Bad file descriptor" at exit. Joined, it is done.
+    if manager is not None:
+        manager.join(timeout=2)
 
 
 @contextmanager
