@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 import fastdl
 from fastdl import _backend, layers, nets, optim, reference, util
@@ -18,10 +19,16 @@ needs_kernels = pytest.mark.skipif(util._conv is None, reason="compiled kernels 
 
 
 def same(a, b):
-    """Same dtype, shape and values: NaN where NaN, and the sign of every zero."""
+    """Same dtype, shape and values: NaN where NaN, and the sign of every number, zeros included.
+
+    Not the sign of a NaN: IEEE 754 (section 6.3) leaves it unspecified, and
+    the CPU takes it from whichever NaN operand comes first, which the order
+    of an addition's operands (x + NaN or NaN + x) decides.
+    """
     a, b = np.asarray(a), np.asarray(b)
+    numbers = ~np.isnan(a) if a.dtype.kind == "f" else True
     return (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
-            and np.array_equal(np.signbit(a), np.signbit(b)))
+            and np.array_equal(np.signbit(a) & numbers, np.signbit(b) & numbers))
 
 
 @contextlib.contextmanager
@@ -245,6 +252,32 @@ def test_results_do_not_depend_on_the_thread_count(low_thread_threshold, stride,
         results.append([out, conv.col, dx, conv.dW, conv.db, pooled, pool.arg_max, pool.backward(np.sin(pooled))])
     for other in results[1:]:
         assert all(same(a, b) for a, b in zip(results[0], other))
+
+
+@needs_kernels
+@pytest.mark.parametrize("blas_threads", [1, 2])
+@pytest.mark.parametrize("N, C, H, W, FN, F, stride, pad", [
+    (100, 1, 28, 28, 30, 5, 1, 0),    # SimpleConvNet's conv1
+    (40, 16, 28, 28, 16, 3, 1, 1),    # DeepConvNet's conv2
+    (50, 32, 14, 14, 32, 3, 1, 2),    # DeepConvNet's conv4 (pad 2)
+    (400, 3, 17, 15, 7, 4, 2, 1),     # odd sizes, stride 2: blocks end inside an image
+])
+def test_products_made_in_blocks_match_the_reference(N, C, H, W, FN, F, stride, pad, blas_threads):
+    """The products of large layers are made a block of rows at a time: each row's bits as in one product."""
+    OH, OW = (H + 2 * pad - F) // stride + 1, (W + 2 * pad - F) // stride + 1
+    block_rows = util._conv._product_block_rows
+    if block_rows(N * OH * OW, C * F * F, FN, 1) == 0:
+        pytest.skip("NumPy's BLAS is not OpenBLAS: the products are not made in blocks")
+    assert block_rows(N * OH * OW, C * F * F, FN, OH * OW) > 0
+    rng = np.random.default_rng(N)
+    x = rng.standard_normal((N, C, H, W))
+    fast, ref = conv_pair(rng, C, F, F, stride, pad, FN, np.float64, np.float64)
+    with threadpool_limits(blas_threads, user_api="blas"):
+        out = fast.forward(x)
+        assert same(out, ref.forward(x))
+        dout = rng.standard_normal(out.shape)
+        assert same(fast.backward(dout), ref.backward(dout))
+    assert same(fast.dW, ref.dW) and same(fast.db, ref.db)
 
 
 def train(net_class, seed, steps, make_net, x, t):

@@ -69,6 +69,9 @@ cdef enum:
     # How far ahead (in doubles) col2im prefetches the rows of `col` it walks
     # backwards, which the hardware prefetchers follow poorly.
     PREFETCH_DISTANCE = 1024
+    # A block of a matrix product: its result in cache (bytes), and its least work (M*N*K).
+    BLOCK_BYTES = 512 * 1024
+    MIN_BLOCK_WORK = 2000000
 
 
 cdef inline double half_to_double(uint16_t h) noexcept nogil:
@@ -260,17 +263,17 @@ cdef void col2im_batch(const double* col,       # IN  (N*OH*OW, C*FH*FW)
 
 # ---- Convolution's transposes -----------------------------------------------------
 
-cdef void add_bias_transposed(const double* prod,   # IN  (P, FN) one image's rows of np.dot(col, col_W)
+cdef void add_bias_transposed(const double* prod,   # IN  (p_end - p_begin, FN): rows p_begin.. of one image's np.dot(col, col_W)
                               const double* b,      # IN  (FN,)
-                              double* out,          # OUT (FN, P)
-                              Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
-    cdef Py_ssize_t p0 = 0, p, f, p_end
-    while p0 < P:  # (a `range` step must be a literal for Cython to compile a C loop)
-        p_end = min(p0 + TILE, P)
+                              double* out,          # OUT (FN, P) the image's output, columns p_begin..p_end-1
+                              Py_ssize_t p_begin, Py_ssize_t p_end, Py_ssize_t P, Py_ssize_t FN) noexcept nogil:
+    cdef Py_ssize_t p0 = p_begin, p, f, tile_end
+    while p0 < p_end:  # (a `range` step must be a literal for Cython to compile a C loop)
+        tile_end = min(p0 + TILE, p_end)
         for f in range(FN):
-            for p in range(p0, p_end):
-                out[f * P + p] = prod[p * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
-        p0 = p_end
+            for p in range(p0, tile_end):
+                out[f * P + p] = prod[(p - p_begin) * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+        p0 = tile_end
 
 
 cdef void transpose_image(const double* dout,     # IN  (FN, P) one image's output gradient
@@ -746,11 +749,102 @@ cdef cnp.ndarray bias_transposed_output(cnp.ndarray prod, cnp.ndarray b, Py_ssiz
     with nogil:
         if n_threads == 1:
             for n in range(N):
-                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, P, FN)
+                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, 0, P, P, FN)
         else:
             for n in prange(N, num_threads=n_threads, schedule="static"):
-                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, P, FN)
+                add_bias_transposed(prod_data + n * P * FN, b_data, result_data + n * P * FN, 0, P, P, FN)
     return result
+
+
+def _blas_multiplies_rows_alike():
+    # What product_block_rows relies on was checked on NumPy's OpenBLAS only.
+    try:
+        return "openblas" in np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"].lower()
+    except Exception:
+        return False
+
+
+cdef bint blocks_allowed = _blas_multiplies_rows_alike()
+
+
+cdef Py_ssize_t product_block_rows(Py_ssize_t rows, Py_ssize_t K, Py_ssize_t FN, Py_ssize_t unit) noexcept:
+    """Rows per block (a multiple of ``unit``) for a matrix product of ``rows`` rows, ``K`` columns
+    and ``FN`` filters made in blocks of rows, or 0 for one product of all rows.
+
+    A block's result (``FN`` or ``K`` columns) stays in the core's cache for
+    the pass that reads it. Each block multiplies at least MIN_BLOCK_WORK:
+    NumPy's OpenBLAS then computes every row as the whole product does
+    (tests/test_parity_conv.py compares them bit for bit), where smaller
+    products may take other kernels. The caller joins a last block shorter
+    than the others to the one before (see ``block_end``).
+    """
+    if not blocks_allowed:
+        return 0
+    cdef Py_ssize_t least = (MIN_BLOCK_WORK + K * FN - 1) // (K * FN)
+    cdef Py_ssize_t wanted = max(least, BLOCK_BYTES // (max(K, FN) * <Py_ssize_t>sizeof(double)))
+    wanted = (wanted + unit - 1) // unit * unit
+    return wanted if rows >= 2 * wanted else 0
+
+
+cdef inline Py_ssize_t block_end(Py_ssize_t start, Py_ssize_t R, Py_ssize_t rows) noexcept nogil:
+    # The end of the block from `start`: R rows, or all the rest where fewer than R would be left.
+    return rows if rows - start < 2 * R else start + R
+
+
+def _product_block_rows(rows, K, FN, unit):
+    """``product_block_rows``, for the tests."""
+    return product_block_rows(rows, K, FN, unit)
+
+
+cdef cnp.ndarray blocked_output(cnp.ndarray col, object col_W, cnp.ndarray b, Py_ssize_t N, Py_ssize_t R,
+                                const Geometry* g):
+    """``bias_transposed_output(np.dot(col, col_W), b, N, g)``, the product made ``R`` rows at a time."""
+    cdef Py_ssize_t P = g.OH * g.OW, rows = N * P
+    cdef Py_ssize_t FN = cnp.PyArray_DIM(b, 0)
+    cdef cnp.npy_intp shape[4]
+    shape[0], shape[1], shape[2], shape[3] = N, FN, g.OH, g.OW
+    cdef cnp.ndarray result = cnp.PyArray_EMPTY(4, shape, cnp.NPY_FLOAT64, 0)
+    shape[0], shape[1] = min(rows, 2 * R), FN
+    cdef cnp.ndarray scratch = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef const double* prod = <const double*>cnp.PyArray_DATA(scratch)
+    cdef const double* b_data = <const double*>cnp.PyArray_DATA(b)
+    cdef double* out = <double*>cnp.PyArray_DATA(result)
+    cdef Py_ssize_t r0 = 0, r1, n, p_begin, p_end
+    while r0 < rows:
+        r1 = block_end(r0, R, rows)
+        np.dot(col[r0:r1], col_W, out=scratch[:r1 - r0])
+        with nogil:
+            for n in range(r0 // P, (r1 - 1) // P + 1):
+                p_begin = max(r0 - n * P, 0)
+                p_end = min(r1 - n * P, P)
+                add_bias_transposed(prod + (n * P + p_begin - r0) * FN, b_data, out + n * FN * P,
+                                    p_begin, p_end, P, FN)
+        r0 = r1
+    return result
+
+
+cdef cnp.ndarray blocked_input_gradient(cnp.ndarray flat, object filters, Py_ssize_t N, Py_ssize_t images,
+                                        Geometry* g):
+    """``col2im_array(np.dot(flat, filters), N, g)``, the product made ``images`` images at a time."""
+    cdef Py_ssize_t P = g.OH * g.OW
+    cdef Py_ssize_t K = g.C * g.FH * g.FW
+    cdef cnp.ndarray _offsets = window_offsets(g, g.C, True)
+    cdef bint padded_out = reference_layout_matters(N, g.C, g.H, g.W)
+    cdef cnp.ndarray img, scratch
+    img, scratch = fold_arrays(g, N, padded_out)
+    cdef cnp.npy_intp shape[2]
+    shape[0], shape[1] = min(N, 2 * images) * P, K
+    cdef cnp.ndarray block = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+    cdef Py_ssize_t per_image = g.C * (g.HP * g.WP if padded_out else g.H * g.W)
+    cdef Py_ssize_t n0 = 0, n1
+    while n0 < N:
+        n1 = block_end(n0, images, N)
+        np.dot(flat[n0 * P:n1 * P], filters, out=block[:(n1 - n0) * P])
+        with nogil:
+            col2im_batch(<const double*>cnp.PyArray_DATA(block), <double*>cnp.PyArray_DATA(img) + n0 * per_image,
+                         <double*>cnp.PyArray_DATA(scratch), padded_out, n1 - n0, g)
+        n0 = n1
+    return img[:, :, g.pad:g.H + g.pad, g.pad:g.W + g.pad] if padded_out else img
 
 
 def conv_forward(x_, W_, b_, stride, pad):
@@ -777,6 +871,11 @@ def conv_forward(x_, W_, b_, stride, pad):
         return None
     col = im2col_array(x, &g)
     col_W = W.reshape(FN, -1).T
+    cdef Py_ssize_t R = 0
+    if N >= 2 and cnp.PyArray_TYPE(W) == cnp.NPY_FLOAT64:
+        R = product_block_rows(N * g.OH * g.OW, g.C * g.FH * g.FW, FN, 1)
+    if R:
+        return blocked_output(col, col_W, b, N, R, &g), col, col_W
     prod = np.dot(col, col_W)  # float64 for any float W, as the reference's
     if not cnp.PyArray_IS_C_CONTIGUOUS(prod) or cnp.PyArray_TYPE(prod) != cnp.NPY_FLOAT64:
         prod = np.ascontiguousarray(prod, dtype=np.float64)
@@ -850,6 +949,11 @@ def conv_backward(dout_, col_, col_W_, input_shape, filter_h, filter_w, stride, 
     dW = np.dot(col.T, flat).transpose(1, 0).reshape(FN, g.C, g.FH, g.FW)
     if not input_gradient:
         return None, dW, db
+    cdef Py_ssize_t R = 0
+    if N >= 2 and cnp.PyArray_TYPE(col_W) == cnp.NPY_FLOAT64:
+        R = product_block_rows(N * g.OH * g.OW, g.C * g.FH * g.FW, FN, g.OH * g.OW)
+    if R:
+        return blocked_input_gradient(flat, col_W.T, N, R // (g.OH * g.OW), &g), dW, db
     dx = col2im_array(np.dot(flat, col_W.T), N, &g)
     if dx is None:  # an empty image: the reference's own col2im
         return None
