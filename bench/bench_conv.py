@@ -125,27 +125,22 @@ def skip_without_torch(impl):
 
 @pytest.mark.parametrize("layer", CONV_LAYERS)
 @pytest.mark.parametrize("impl", ["reference", "fastdl"])
-def test_im2col(benchmark, roofline, one_thread, impl, layer):
-    benchmark.group = f"im2col {layer}"
+@pytest.mark.parametrize("direction", ["im2col", "col2im"])
+def test_im2col_col2im(benchmark, roofline, one_thread, direction, impl, layer):
+    benchmark.group = f"{direction} {layer}"
     x, W, _, dout = conv_arrays(layer)
-    stride, pad = CONV_LAYERS[layer][3:]
-    im2col = (util if impl == "fastdl" else reference).im2col
-    run(benchmark, lambda: im2col(x, W.shape[2], W.shape[3], stride, pad))
-    if impl == "fastdl":  # reads x, writes the float64 col
-        roofline(benchmark, x.nbytes + 8 * (dout.size // W.shape[0]) * W[0].size)
-
-
-@pytest.mark.parametrize("layer", CONV_LAYERS)
-@pytest.mark.parametrize("impl", ["reference", "fastdl"])
-def test_col2im(benchmark, roofline, one_thread, impl, layer):
-    benchmark.group = f"col2im {layer}"
-    x, W, _, dout = conv_arrays(layer)
-    stride, pad = CONV_LAYERS[layer][3:]
-    dcol = np.random.default_rng(1).standard_normal((dout.size // W.shape[0], W[0].size))
-    col2im = (util if impl == "fastdl" else reference).col2im
-    run(benchmark, lambda: col2im(dcol, x.shape, W.shape[2], W.shape[3], stride, pad))
-    if impl == "fastdl":  # reads col, writes the float64 image
-        roofline(benchmark, dcol.nbytes + 8 * x.size)
+    window = (W.shape[2], W.shape[3], *CONV_LAYERS[layer][3:])  # filter_h, filter_w, stride, pad
+    col_shape = (dout.size // W.shape[0], W[0].size)  # (N*OH*OW, C*FH*FW)
+    module = util if impl == "fastdl" else reference
+    if direction == "im2col":  # reads x, writes the float64 col
+        run(benchmark, lambda: module.im2col(x, *window))
+        n_bytes = x.nbytes + 8 * col_shape[0] * col_shape[1]
+    else:  # reads col, writes the float64 image
+        dcol = np.random.default_rng(1).standard_normal(col_shape)
+        run(benchmark, lambda: module.col2im(dcol, x.shape, *window))
+        n_bytes = dcol.nbytes + 8 * x.size
+    if impl == "fastdl":
+        roofline(benchmark, n_bytes)
 
 
 @pytest.mark.parametrize("layer", CONV_LAYERS)

@@ -18,6 +18,7 @@ steps on the embedded MNIST split in exact mode and in fast float64/float32
 and prints the test accuracies.
 """
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -30,6 +31,7 @@ import fastdl
 from fastdl import nets, reference
 from fastdl.datasets import load_mnist
 from fastdl.optim import Adam
+from tests.training import accuracy_after_training
 
 try:
     import torch
@@ -113,17 +115,6 @@ def interleave(steps, rounds):
             for key, values in times.items()}
 
 
-def train_accuracy(mode, dtype, data, steps=300, batch=100):
-    (x, t), (x_test, t_test) = data
-    np.random.seed(0)
-    net, optimizer = nets.SimpleConvNet(dtype=dtype), Adam(lr=0.001)
-    with fastdl.mode(mode):
-        for _ in range(steps):
-            idx = np.random.choice(x.shape[0], batch)
-            optimizer.update(net.params, net.gradient(x[idx], t[idx]))
-        return net.accuracy(x_test, t_test)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--book", help="a checkout of the book (its common, ch07, ch08)")
@@ -150,7 +141,8 @@ def main():
         if args.accuracy:
             data = load_mnist(flatten=False, source="embedded", verbose=False)
             for mode, dtype in (("exact", np.float64), ("fast", np.float64), ("fast", np.float32)):
-                accuracy = train_accuracy(mode, dtype, data)
+                accuracy = accuracy_after_training(functools.partial(nets.SimpleConvNet, dtype=dtype), mode, data,
+                                                   steps=300, batch=100)
                 print(f"SimpleConvNet, 300 Adam steps, {mode} {np.dtype(dtype).name}: "
                       f"test accuracy {accuracy:.4f}", flush=True)
 

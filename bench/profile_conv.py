@@ -143,6 +143,13 @@ def measure_faults(net, impl, steps=10):
           f"(min {interleaved[0]}, max {interleaved[-1]})", flush=True)
 
 
+def in_fresh_processes(command):
+    """Run this script's ``command`` once per (network, implementation), each in a fresh process."""
+    for net in NETS:
+        for impl in ("reference", "fastdl"):
+            subprocess.run([sys.executable, __file__, command, net, impl], check=True)
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "profile"
     if command == "profile":
@@ -152,16 +159,10 @@ if __name__ == "__main__":
     elif command == "layers":
         for layer in CONV_LAYERS:
             conv_products(layer)
-    elif command == "memory":
-        for net in NETS:
-            for impl in ("reference", "fastdl"):
-                subprocess.run([sys.executable, __file__, "measure-memory", net, impl], check=True)
+    elif command in ("memory", "faults"):
+        in_fresh_processes(f"measure-{command}")
     elif command == "measure-memory":
         measure_memory(*sys.argv[2:4])
-    elif command == "faults":
-        for net in NETS:
-            for impl in ("reference", "fastdl"):
-                subprocess.run([sys.executable, __file__, "measure-faults", net, impl], check=True)
     elif command == "measure-faults":
         measure_faults(*sys.argv[2:4])
     else:

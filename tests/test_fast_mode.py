@@ -1,5 +1,6 @@
 """Fast mode against the book's float64 classes (the reference): the stated tolerances,
 training accuracy, the gradient check, determinism, bad input, threads and fork."""
+import functools
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from fastdl import reference as ref
 from fastdl._kernels import fastconv
 from fastdl.datasets import load_mnist
 from fastdl.optim import Adam
+from tests.training import accuracy_after_training
 
 NETS = ["SimpleConvNet", "DeepConvNet"]
 
@@ -107,26 +109,20 @@ def test_fast_mode_draws_the_same_stream():
     assert np.array_equal(state[0], exact_state[0]) and state[1] == exact_state[1]
 
 
-def _train(mode, dtype, x, t, x_test, t_test, steps=300, batch=32):
-    np.random.seed(0)
-    net = nets.SimpleConvNet(input_dim=(1, 14, 14), conv_param={"filter_num": 8, "filter_size": 3, "pad": 0,
-                                                                "stride": 1}, hidden_size=32, dtype=dtype)
-    optimizer = Adam(lr=0.001)
-    with fastdl.mode(mode):
-        for _ in range(steps):
-            idx = np.random.choice(x.shape[0], batch)
-            optimizer.update(net.params, net.gradient(x[idx], t[idx]))
-        return net.accuracy(x_test, t_test)
+def _train(mode, dtype, data):
+    small_network = functools.partial(nets.SimpleConvNet, input_dim=(1, 14, 14), hidden_size=32, dtype=dtype,
+                                      conv_param={"filter_num": 8, "filter_size": 3, "pad": 0, "stride": 1})
+    return accuracy_after_training(small_network, mode, data, steps=300, batch=32)
 
 
 def test_training_accuracy_within_one_point_of_exact_mode():
     (x, t), (x_test, t_test) = load_mnist(flatten=False, source="embedded", verbose=False)
     # Shrunk to keep the test short: 14x14 images (every other pixel), 2,000 test images.
-    x, x_test = x[:, :, ::2, ::2], x_test[:, :, ::2, ::2]
-    exact = _train("exact", np.float64, x, t, x_test, t_test)
+    data = (x[:, :, ::2, ::2], t), (x_test[:, :, ::2, ::2], t_test)
+    exact = _train("exact", np.float64, data)
     assert exact > 0.7  # it learned (chance is 0.1)
     for dtype in (np.float64, np.float32):
-        assert abs(_train("fast", dtype, x, t, x_test, t_test) - exact) <= 0.01, dtype
+        assert abs(_train("fast", dtype, data) - exact) <= 0.01, dtype
 
 
 def test_chapter_7_gradient_check_passes_in_fast_float64():
