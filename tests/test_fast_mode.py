@@ -147,14 +147,13 @@ def test_chapter_7_gradient_check_passes_in_fast_float64():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_deterministic_for_a_thread_count(dtype):
     x, t = _batch(12)
-    first = _fast_gradient("DeepConvNet", dtype, x, t)[1]
-    second = _fast_gradient("DeepConvNet", dtype, x, t)[1]
-    with threadpool_limits(2):
-        third = _fast_gradient("DeepConvNet", dtype, x, t)[1]
-    for key in first:
-        assert np.array_equal(first[key], second[key]), key
-        # Documented: with OpenBLAS the results also agree across BLAS thread counts.
-        assert np.array_equal(first[key], third[key]), key
+    for blas_threads in (1, 2):
+        with threadpool_limits(blas_threads, user_api="blas"):
+            first = _fast_gradient("DeepConvNet", dtype, x, t)[1]
+            second = _fast_gradient("DeepConvNet", dtype, x, t)[1]
+        # Not across BLAS thread counts: NumPy's products (the book's too) can differ there.
+        for key in first:
+            assert np.array_equal(first[key], second[key]), key
 
 
 def test_block_size_changes_only_the_rounding():

@@ -22,7 +22,9 @@
 #   add; its backward's (N*OH*OW, FN) `dout` is one transposing pass, and
 #   `db` the column sums of that matrix row by row from +0.0 as NumPy sums
 #   over axis 0. The matrix products stay NumPy's (BLAS), on arrays of the
-#   reference's values and layout.
+#   reference's values and layout. Large ones, with NumPy's OpenBLAS, are
+#   made a block of rows at a time (see product_block_rows), so that the
+#   transposing pass and col2im read each block's result from cache.
 # - Max pooling forward finds each window's maximum and its first position
 #   in one scan (np.argmax: a NaN is the maximum), reading the input in place;
 #   the windows of a row of outputs are scanned side by side (vectorised).
