@@ -207,8 +207,10 @@ class Convolution(layers.Convolution):
         col_buffer = np.empty(K * step * P, dtype=dtype)
         grad_buffer = np.empty(FN * step * P, dtype=dtype)
         dcol_buffer = np.empty(K * step * P, dtype=dtype) if want_dx else None
-        part = np.empty((FN, K), dtype=dtype)
-        dW = np.zeros((FN, K))  # float64 accumulators over blocks
+        # dW's product as col @ block.T, (K, FN): with OpenBLAS about twice as fast in float32 as
+        # block @ col.T for these shapes (inner dimension the block's columns, FN small).
+        part = np.empty((K, FN), dtype=dtype)
+        dW = np.zeros((K, FN))  # float64 accumulators over blocks, transposed
         db = np.zeros(FN)
         dx = np.zeros(image.shape, dtype=dtype) if want_dx else None
         for n0, n1 in blocks:
@@ -221,13 +223,13 @@ class Convolution(layers.Convolution):
                 _fastconv.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
                                               *state.pool, block, db)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.dot(block, col.T, out=part)
+            np.dot(col, block.T, out=part)
             dW += part
             if want_dx:
                 dcol = dcol_buffer[:K * nb * P].reshape(K, nb * P)
                 np.dot(filters.T, block, out=dcol)
                 _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)
-        self.dW = dW.astype(dtype).reshape(FN, C, FH, FW)
+        self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
         return dx if want_dx else True
 
