@@ -274,7 +274,8 @@ cdef void add_bias_transposed(const double* prod,   # IN  (p_end - p_begin, FN):
         tile_end = min(p0 + TILE, p_end)
         for f in range(FN):
             for p in range(p0, tile_end):
-                out[f * P + p] = prod[(p - p_begin) * FN + f] + b[f]  # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+                # (np.dot(col, col_W) + b).reshape(N, OH, OW, FN).transpose(0, 3, 1, 2)
+                out[f * P + p] = prod[(p - p_begin) * FN + f] + b[f]
         p0 = tile_end
 
 
