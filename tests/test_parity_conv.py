@@ -255,14 +255,14 @@ def test_results_do_not_depend_on_the_thread_count(low_thread_threshold, stride,
 
 
 @needs_kernels
-@pytest.mark.parametrize("blas_threads", [1, 2])
+@pytest.mark.parametrize("blas_threads, dout_dtype", [(1, np.float64), (2, np.float64), (1, np.float32)])
 @pytest.mark.parametrize("N, C, H, W, FN, F, stride, pad", [
     (100, 1, 28, 28, 30, 5, 1, 0),    # SimpleConvNet's conv1
     (40, 16, 28, 28, 16, 3, 1, 1),    # DeepConvNet's conv2
     (50, 32, 14, 14, 32, 3, 1, 2),    # DeepConvNet's conv4 (pad 2)
     (400, 3, 17, 15, 7, 4, 2, 1),     # odd sizes, stride 2: blocks end inside an image
 ])
-def test_products_made_in_blocks_match_the_reference(N, C, H, W, FN, F, stride, pad, blas_threads):
+def test_products_made_in_blocks_match_the_reference(N, C, H, W, FN, F, stride, pad, blas_threads, dout_dtype):
     """The products of large layers are made a block of rows at a time: each row's bits as in one product."""
     OH, OW = (H + 2 * pad - F) // stride + 1, (W + 2 * pad - F) // stride + 1
     block_rows = util._conv._product_block_rows
@@ -275,7 +275,7 @@ def test_products_made_in_blocks_match_the_reference(N, C, H, W, FN, F, stride, 
     with threadpool_limits(blas_threads, user_api="blas"):
         out = fast.forward(x)
         assert same(out, ref.forward(x))
-        dout = rng.standard_normal(out.shape)
+        dout = rng.standard_normal(out.shape).astype(dout_dtype)
         assert same(fast.backward(dout), ref.backward(dout))
     assert same(fast.dW, ref.dW) and same(fast.db, ref.db)
 

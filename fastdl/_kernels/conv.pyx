@@ -24,7 +24,8 @@
 #   over axis 0. The matrix products stay NumPy's (BLAS), on arrays of the
 #   reference's values and layout. Large ones, with NumPy's OpenBLAS, are
 #   made a block of rows at a time (see product_block_rows), so that the
-#   transposing pass and col2im read each block's result from cache.
+#   transposing pass and col2im read each block's result from cache; BLAS's
+#   threads share each block's product, and those passes run on one thread.
 # - Max pooling forward finds each window's maximum and its first position
 #   in one scan (np.argmax: a NaN is the maximum), reading the input in place;
 #   the windows of a row of outputs are scanned side by side (vectorised).
@@ -779,9 +780,10 @@ cdef Py_ssize_t product_block_rows(Py_ssize_t rows, Py_ssize_t K, Py_ssize_t FN,
     NumPy's OpenBLAS then computes every row as the whole product does
     (tests/test_parity_conv.py compares them bit for bit), where smaller
     products may take other kernels. The caller joins a last block shorter
-    than the others to the one before (see ``block_end``).
+    than the others to the one before (see ``block_end``). A product with
+    one row or column (FN or K of 1) is NumPy's gemv, not gemm: not blocked.
     """
-    if not blocks_allowed:
+    if not blocks_allowed or K < 2 or FN < 2:
         return 0
     cdef Py_ssize_t least = (MIN_BLOCK_WORK + K * FN - 1) // (K * FN)
     cdef Py_ssize_t wanted = max(least, BLOCK_BYTES // (max(K, FN) * <Py_ssize_t>sizeof(double)))
