@@ -48,12 +48,15 @@ def test_float32_weights_are_the_roundings_of_the_same_draws(module, name):
     assert narrow.dtype == np.float32 and wide.dtype == np.float64
 
 
+@pytest.mark.parametrize("one_hot", [False, True], ids=["labels", "one-hot float64"])
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("module", [ref, nets], ids=["reference", "fastdl"])
-def test_float32_everywhere(module, name):
+def test_float32_everywhere(module, name, one_hot):
     np.random.seed(0)
     net = _build(module, name, np.float32)
     x, t = _batch(name)
+    if one_hot:  # as the book's load_mnist(one_hot_label=True) gives them
+        t = np.eye(10)[t]
     grads = net.gradient(x, t)
     assert all(g.dtype == np.float32 for g in grads.values()), {k: g.dtype for k, g in grads.items()}
     assert np.asarray(net.loss(x, t)).dtype == np.float32

@@ -118,7 +118,7 @@ class SimpleConvNet(_ConvNet):
         self.layers["Affine1"] = self.Affine(self.params["W2"], self.params["b2"])
         self.layers["Relu2"] = self.Relu()
         self.layers["Affine2"] = self.Affine(self.params["W3"], self.params["b3"])
-        self.last_layer = self.SoftmaxWithLoss()
+        self.last_layer = self.SoftmaxWithLoss(dtype=self._layer_dtype)
 
     def _stack(self):
         return list(self.layers.values())
@@ -208,7 +208,7 @@ class DeepConvNet(_ConvNet):
         self.layers.append(self.Dropout(0.5))
         self.layers.append(self.Affine(self.params["W8"], self.params["b8"]))
         self.layers.append(self.Dropout(0.5))
-        self.last_layer = self.SoftmaxWithLoss()
+        self.last_layer = self.SoftmaxWithLoss(dtype=self._layer_dtype)
 
     def _stack(self):
         return self.layers

@@ -70,9 +70,16 @@ class Affine:
 
 
 class SoftmaxWithLoss:
-    """Softmax followed by the mean cross-entropy against labels or one-hot ``t``."""
+    """Softmax followed by the mean cross-entropy against labels or one-hot ``t``.
 
-    def __init__(self):
+    ``dtype`` (keyword-only, beyond the book): the dtype one-hot ``t`` is
+    converted to in ``backward``, so that float64 one-hot labels (the book's
+    ``load_mnist(one_hot_label=True)``) keep a float32 network's gradients
+    float32; ``None`` leaves ``t`` as it is (the book's).
+    """
+
+    def __init__(self, *, dtype=None):
+        self.dtype = dtype
         self.loss = None
         self.y = None
         self.t = None
@@ -86,7 +93,7 @@ class SoftmaxWithLoss:
     def backward(self, dout=1):
         batch_size = self.t.shape[0]
         if self.t.size == self.y.size:  # one-hot labels
-            return (self.y - self.t) / batch_size
+            return (self.y - _as_dtype(self.t, self.dtype)) / batch_size
         dx = self.y.copy()
         dx[np.arange(batch_size), self.t] -= 1
         return dx / batch_size

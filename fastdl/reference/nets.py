@@ -162,7 +162,7 @@ class MultiLayerNet(_FullyConnectedNet):
             self.layers["Activation_function" + str(idx)] = self._activation(activation)
         idx = self.hidden_layer_num + 1
         self.layers["Affine" + str(idx)] = self.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
-        self.last_layer = self.SoftmaxWithLoss()
+        self.last_layer = self.SoftmaxWithLoss(dtype=self._layer_dtype)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers.values():
@@ -226,7 +226,7 @@ class MultiLayerNetExtend(_FullyConnectedNet):
                 self.layers["Dropout" + str(idx)] = self.Dropout(dropout_ration)
         idx = self.hidden_layer_num + 1
         self.layers["Affine" + str(idx)] = self.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
-        self.last_layer = self.SoftmaxWithLoss()
+        self.last_layer = self.SoftmaxWithLoss(dtype=self._layer_dtype)
 
     def predict(self, x: np.ndarray, train_flg: bool = False) -> np.ndarray:
         for key, layer in self.layers.items():
