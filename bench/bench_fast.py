@@ -6,7 +6,9 @@ Run::
         python bench/bench_fast.py [--book BOOK_DIR] [--rounds 15] [--accuracy]
 
 One step is ``gradient`` + ``Adam.update`` at batch 100 on MNIST-shaped
-float32 input, as in the book's training scripts. Each round runs every
+float32 input, as in the book's training scripts, of SimpleConvNet,
+DeepConvNet and (``--nets MultiLayerNetExtend``) chapter 6's BN+Dropout
+``MultiLayerNetExtend(784, [100]*5, 10)``. Each round runs every
 implementation once, in turn, so that a drift of the machine's load hits
 them alike; the table gives each one's median and the median of its per-round
 ratios to the book. ``BOOK_DIR`` is a checkout of
@@ -42,16 +44,30 @@ except ImportError:
     torch = None
 
 
+# Chapter 6's BN+Dropout network, as bench_layers.py and bench_threads.py time it: its arguments.
+MLP = "MultiLayerNetExtend"
+MLP_ARGS = (784, [100] * 5, 10)
+MLP_OPTIONS = {"use_batchnorm": True, "use_dropout": True}
+
+
 def book_classes(book_dir):
     """``{net name: class}`` and ``Adam`` of the book's checkout, or fastdl's reference."""
     if book_dir is None:
-        return {"SimpleConvNet": reference.SimpleConvNet, "DeepConvNet": reference.DeepConvNet}, reference.Adam
+        return {"SimpleConvNet": reference.SimpleConvNet, "DeepConvNet": reference.DeepConvNet,
+                MLP: reference.MultiLayerNetExtend}, reference.Adam
     for sub in ("", "ch07", "ch08"):
         sys.path.insert(0, os.path.join(book_dir, sub))
     import deep_convnet
     import simple_convnet
+    from common.multi_layer_net_extend import MultiLayerNetExtend
     from common.optimizer import Adam as BookAdam
-    return {"SimpleConvNet": simple_convnet.SimpleConvNet, "DeepConvNet": deep_convnet.DeepConvNet}, BookAdam
+    return {"SimpleConvNet": simple_convnet.SimpleConvNet, "DeepConvNet": deep_convnet.DeepConvNet,
+            MLP: MultiLayerNetExtend}, BookAdam
+
+
+def network(cls, name, **kwargs):
+    """A ``cls`` as the benchmark's ``name`` (the convnets with their defaults)."""
+    return cls(*MLP_ARGS, **MLP_OPTIONS, **kwargs) if name == MLP else cls(**kwargs)
 
 
 def numpy_step(make_net, make_optimizer, x, t, mode="exact"):
@@ -67,7 +83,13 @@ def numpy_step(make_net, make_optimizer, x, t, mode="exact"):
 def torch_step(name, dtype, x, t):
     """The same network in torch (conv/ReLU/max-pool, Dropout, cross-entropy, Adam)."""
     nn = torch.nn
-    if name == "SimpleConvNet":
+    if name == MLP:
+        layers, width = [], MLP_ARGS[0]
+        for size in MLP_ARGS[1]:
+            layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(0.5)]
+            width = size
+        model = nn.Sequential(*layers, nn.Linear(width, MLP_ARGS[2]))
+    elif name == "SimpleConvNet":
         model = nn.Sequential(nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                               nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10))
     else:
@@ -92,10 +114,11 @@ def torch_step(name, dtype, x, t):
 
 def steps_for(name, book_nets, BookAdam, x, t):
     steps = {
-        "book": numpy_step(book_nets[name], BookAdam, x, t),
-        "fastdl exact": numpy_step(getattr(nets, name), Adam, x, t),
-        "fast float64": numpy_step(getattr(nets, name), Adam, x, t, "fast"),
-        "fast float32": numpy_step(lambda: getattr(nets, name)(dtype=np.float32), Adam, x, t, "fast"),
+        "book": numpy_step(lambda: network(book_nets[name], name), BookAdam, x, t),
+        "fastdl exact": numpy_step(lambda: network(getattr(nets, name), name), Adam, x, t),
+        "fast float64": numpy_step(lambda: network(getattr(nets, name), name), Adam, x, t, "fast"),
+        "fast float32": numpy_step(lambda: network(getattr(nets, name), name, dtype=np.float32), Adam, x, t,
+                                   "fast"),
     }
     if torch is not None:
         steps["torch float64"] = torch_step(name, torch.float64, x, t)
@@ -139,7 +162,8 @@ def main():
     with threadpool_limits(1):
         for name in args.nets:
             print(f"load average before: {os.getloadavg()[0]:.2f}")
-            results = interleave(steps_for(name, book_nets, BookAdam, x, t), args.rounds)
+            inputs = x.reshape(len(x), -1) if name == MLP else x
+            results = interleave(steps_for(name, book_nets, BookAdam, inputs, t), args.rounds)
             print(f"| {name} step | median ms | vs book |\n|---|---|---|")
             for key, (seconds, ratio) in results.items():
                 print(f"| {key} | {seconds * 1e3:.1f} | {ratio:.2f}x |")
