@@ -208,8 +208,9 @@ class BatchNormalization(reference.BatchNormalization):
     Notes
     -----
     Float32/float64 input of at least two features, with ``gamma``,
-    ``beta`` of the same dtype and float64 running statistics, runs
-    compiled kernels (training and test mode) whose results equal the
+    ``beta`` of the same dtype and float64 running statistics (or, in
+    training mode, float32 ones with float32 input: a float32 network's
+    layer), runs compiled kernels (training and test mode) whose results equal the
     reference's bit for bit: they perform NumPy's operations in NumPy's
     order (column sums row by row, ``mean`` as the sum divided by N, Python
     floats rounded to the array's dtype, true divisions). Anything else

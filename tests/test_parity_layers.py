@@ -106,6 +106,26 @@ def test_batchnorm_book_sizes(shape, dtype, build):
             assert_bn_step_matches(fast, ref, x, rng.standard_normal(shape).astype(dtype), train_flg)
 
 
+@pytest.mark.parametrize("build", BN_BUILDS)
+@pytest.mark.parametrize("momentum", [0.9, 0.5, 0.99])
+@pytest.mark.parametrize("shape", [(100, 100), (256, 1024), (7, 3), (1, 5)])
+def test_batchnorm_of_a_float32_network_trains_in_the_kernel(shape, momentum, build, monkeypatch):
+    """A float32 network's layers (dtype=float32) keep float32 running statistics: the kernel updates them."""
+    rng = np.random.default_rng(2)
+    gamma, beta = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+    fast = layers.BatchNormalization(gamma, beta, momentum, dtype=np.float32)
+    ref = reference.BatchNormalization(gamma.copy(), beta.copy(), momentum, dtype=np.float32)
+    steps = [tuple(rng.standard_normal(shape).astype(np.float32) for _ in range(2)) for _ in range(3)]
+    expected = [(ref.forward(x), ref.running_mean, ref.running_var, ref.backward(dout)) for x, dout in steps]
+    with batchnorm_build(build):
+        if build is not None:
+            monkeypatch.setattr(reference.BatchNormalization, "_forward", lambda *args: pytest.fail("reference ran"))
+        for (x, dout), (out, mean, var, dx) in zip(steps, expected):
+            assert same(fast.forward(x), out) and same(fast.running_mean, mean) and same(fast.running_var, var)
+            assert fast.running_mean.dtype == np.float32
+            assert same(fast.backward(dout), dx)
+
+
 @pytest.mark.parametrize("x_dtype, param_dtype", [(np.float32, np.float64), (np.float64, np.float32),
                                                   (np.int64, np.float64)])
 def test_batchnorm_mixed_dtypes_follow_numpy_promotion(x_dtype, param_dtype):

@@ -157,6 +157,17 @@ cdef void update_running(const double* old,               # IN  (D,) running sta
         updated[j] = momentum * old[j] + <double>(one_minus_momentum * new[j])
 
 
+cdef void update_running_in_place_dtype(const floating* old,   # IN  (D,) running statistic, x's dtype
+                                        const floating* new,   # IN  (D,) batch statistic
+                                        floating* updated,     # OUT (D,) a new array
+                                        Py_ssize_t D, floating momentum, floating one_minus_momentum) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(D):
+        # momentum * running_mean + (1 - momentum) * mu, all in x's dtype (a float32 network's
+        # running statistics are float32).
+        updated[j] = momentum * old[j] + one_minus_momentum * new[j]
+
+
 cdef void forward_test_pass(const floating* x,                  # IN  (N, D)
                             double* out,                        # OUT (N, D) float64: running_mean is float64
                             const floating* gamma, const floating* beta,  # IN (D,)
@@ -333,6 +344,16 @@ cdef int forward_type(object x_, object gamma_, object beta_,
     return t
 
 
+cdef bint running_in_x_dtype(object x_, object gamma_, object beta_, object running_mean_, object running_var_):
+    """Whether the training kernel applies with running statistics of x's dtype (a float32 network's)."""
+    cdef int t = float_type(x_)
+    if t != cnp.NPY_FLOAT32 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
+        return False
+    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
+    return (N >= 1 and D >= 2 and fits(gamma_, t, 1, D, 0) and fits(beta_, t, 1, D, 0)
+            and fits(running_mean_, t, 1, D, 0) and fits(running_var_, t, 1, D, 0))
+
+
 cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray out,
                        cnp.ndarray gamma, cnp.ndarray beta, cnp.ndarray stats, cnp.ndarray std,
                        cnp.ndarray running_mean, cnp.ndarray running_var,
@@ -346,6 +367,7 @@ cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.nda
     cdef floating* beta_data = data(beta, x_data)
     cdef floating* stats_data = data(stats, x_data)        # mu, then var
     cdef floating* std_data = data(std, x_data)
+    cdef bint same_dtype = cnp.PyArray_TYPE(running_mean) == cnp.PyArray_TYPE(xc)
     cdef double* running_mean_data = data64(running_mean)
     cdef double* running_var_data = data64(running_var)
     cdef double* new_mean_data = data64(new_mean)
@@ -353,10 +375,16 @@ cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.nda
     with nogil:
         forward_train_pass(x_data, xc_data, xn_data, out_data, gamma_data, beta_data,
                            stats_data, stats_data + D, std_data, N, D)
-        update_running(running_mean_data, stats_data, new_mean_data, D, momentum,
-                       <floating>one_minus_momentum)
-        update_running(running_var_data, stats_data + D, new_var_data, D, momentum,
-                       <floating>one_minus_momentum)
+        if same_dtype:
+            update_running_in_place_dtype(<floating*>running_mean_data, stats_data, <floating*>new_mean_data, D,
+                                          <floating>momentum, <floating>one_minus_momentum)
+            update_running_in_place_dtype(<floating*>running_var_data, stats_data + D, <floating*>new_var_data, D,
+                                          <floating>momentum, <floating>one_minus_momentum)
+        else:
+            update_running(running_mean_data, stats_data, new_mean_data, D, momentum,
+                           <floating>one_minus_momentum)
+            update_running(running_var_data, stats_data + D, new_var_data, D, momentum,
+                           <floating>one_minus_momentum)
 
 
 def forward_train(object x_, object gamma_, object beta_,
@@ -365,12 +393,16 @@ def forward_train(object x_, object gamma_, object beta_,
     """Training-mode forward pass of a C-contiguous ``(N, D)`` float array.
 
     Returns ``(out, xc, xn, std, running_mean, running_var)``, all new
-    arrays (the running statistics float64), or ``None`` where the kernel
-    does not apply: x not C-contiguous float32/float64 with N >= 1 and
-    D >= 2, gamma/beta not C-contiguous ``(D,)`` arrays of x's dtype,
-    running statistics not C-contiguous float64 ``(D,)``.
+    arrays (the running statistics of the given ones' dtype), or ``None``
+    where the kernel does not apply: x not C-contiguous float32/float64
+    with N >= 1 and D >= 2, gamma/beta not C-contiguous ``(D,)`` arrays of
+    x's dtype, running statistics not C-contiguous ``(D,)`` float64 or, for
+    float32 x, float32.
     """
     cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
+    cdef int running_type = cnp.NPY_FLOAT64
+    if t < 0 and running_in_x_dtype(x_, gamma_, beta_, running_mean_, running_var_):
+        t = running_type = cnp.NPY_FLOAT32
     if t < 0:
         return None
     cdef cnp.ndarray x = x_, gamma = gamma_, beta = beta_
@@ -381,8 +413,8 @@ def forward_train(object x_, object gamma_, object beta_,
     cdef cnp.ndarray out = empty(2, N, D, t)
     cdef cnp.ndarray stats = empty(1, 2 * D, 0, t)        # mu, var
     cdef cnp.ndarray std = empty(1, D, 0, t)
-    cdef cnp.ndarray new_mean = empty(1, D, 0, cnp.NPY_FLOAT64)
-    cdef cnp.ndarray new_var = empty(1, D, 0, cnp.NPY_FLOAT64)
+    cdef cnp.ndarray new_mean = empty(1, D, 0, running_type)
+    cdef cnp.ndarray new_var = empty(1, D, 0, running_type)
     if t == cnp.NPY_FLOAT64:
         train_arrays(<double*>cnp.PyArray_DATA(x), xc, xn, out, gamma, beta, stats, std,
                      running_mean, running_var, new_mean, new_var, momentum, one_minus_momentum)
