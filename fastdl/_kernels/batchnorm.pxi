@@ -157,10 +157,10 @@ cdef void update_running(const double* old,               # IN  (D,) running sta
         updated[j] = momentum * old[j] + <double>(one_minus_momentum * new[j])
 
 
-cdef void update_running_in_place_dtype(const floating* old,   # IN  (D,) running statistic, x's dtype
-                                        const floating* new,   # IN  (D,) batch statistic
-                                        floating* updated,     # OUT (D,) a new array
-                                        Py_ssize_t D, floating momentum, floating one_minus_momentum) noexcept nogil:
+cdef void update_running_same_dtype(const floating* old,     # IN  (D,) running statistic, x's dtype
+                                    const floating* new,     # IN  (D,) batch statistic
+                                    floating* updated,       # OUT (D,) a new array
+                                    Py_ssize_t D, floating momentum, floating one_minus_momentum) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(D):
         # momentum * running_mean + (1 - momentum) * mu, all in x's dtype (a float32 network's
@@ -367,23 +367,24 @@ cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.nda
     cdef floating* beta_data = data(beta, x_data)
     cdef floating* stats_data = data(stats, x_data)        # mu, then var
     cdef floating* std_data = data(std, x_data)
+    # The running statistics: float64, or x's dtype (same_dtype)
     cdef bint same_dtype = cnp.PyArray_TYPE(running_mean) == cnp.PyArray_TYPE(xc)
-    cdef double* running_mean_data = data64(running_mean)
-    cdef double* running_var_data = data64(running_var)
-    cdef double* new_mean_data = data64(new_mean)
-    cdef double* new_var_data = data64(new_var)
+    cdef void* running_mean_data = cnp.PyArray_DATA(running_mean)
+    cdef void* running_var_data = cnp.PyArray_DATA(running_var)
+    cdef void* new_mean_data = cnp.PyArray_DATA(new_mean)
+    cdef void* new_var_data = cnp.PyArray_DATA(new_var)
     with nogil:
         forward_train_pass(x_data, xc_data, xn_data, out_data, gamma_data, beta_data,
                            stats_data, stats_data + D, std_data, N, D)
         if same_dtype:
-            update_running_in_place_dtype(<floating*>running_mean_data, stats_data, <floating*>new_mean_data, D,
-                                          <floating>momentum, <floating>one_minus_momentum)
-            update_running_in_place_dtype(<floating*>running_var_data, stats_data + D, <floating*>new_var_data, D,
-                                          <floating>momentum, <floating>one_minus_momentum)
+            update_running_same_dtype(<floating*>running_mean_data, stats_data, <floating*>new_mean_data, D,
+                                      <floating>momentum, <floating>one_minus_momentum)
+            update_running_same_dtype(<floating*>running_var_data, stats_data + D, <floating*>new_var_data, D,
+                                      <floating>momentum, <floating>one_minus_momentum)
         else:
-            update_running(running_mean_data, stats_data, new_mean_data, D, momentum,
+            update_running(<double*>running_mean_data, stats_data, <double*>new_mean_data, D, momentum,
                            <floating>one_minus_momentum)
-            update_running(running_var_data, stats_data + D, new_var_data, D, momentum,
+            update_running(<double*>running_var_data, stats_data + D, <double*>new_var_data, D, momentum,
                            <floating>one_minus_momentum)
 
 
