@@ -166,13 +166,15 @@ class Convolution(layers.Convolution):
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.dot(filters, col, out=prod)
             if pool is None:
-                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=out[n0:n1])
+                block_out = out[n0:n1]
+                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=block_out)
+                if relu:  # while the block is in cache; `out` is new, not yet handed out
+                    np.maximum(block_out, 0, out=block_out)
             else:
                 _fastconv.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
         if pool is None:
             out = out.reshape(N, FN, out_h, out_w)
             if relu:
-                np.maximum(out, 0, out=out)  # a new array, not yet handed out
                 state.relu_out = out
         self.x = x
         self.col = None
