@@ -331,27 +331,18 @@ cdef inline double* data64(cnp.ndarray a) noexcept:
 
 
 cdef int forward_type(object x_, object gamma_, object beta_,
-                      object running_mean_, object running_var_):
-    """x's NumPy type number if the forward kernels apply to these arguments, else -1."""
+                      object running_mean_, object running_var_, int running_type=cnp.NPY_FLOAT64):
+    """x's NumPy type number if the forward kernels apply to these arguments, with running
+    statistics of ``running_type``, else -1."""
     cdef int t = float_type(x_)
     if t < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
         return -1
     cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
     if (N < 1 or D < 2 or not fits(gamma_, t, 1, D, 0) or not fits(beta_, t, 1, D, 0)
-            or not fits(running_mean_, cnp.NPY_FLOAT64, 1, D, 0)
-            or not fits(running_var_, cnp.NPY_FLOAT64, 1, D, 0)):
+            or not fits(running_mean_, running_type, 1, D, 0)
+            or not fits(running_var_, running_type, 1, D, 0)):
         return -1
     return t
-
-
-cdef bint running_in_x_dtype(object x_, object gamma_, object beta_, object running_mean_, object running_var_):
-    """Whether the training kernel applies with running statistics of x's dtype (a float32 network's)."""
-    cdef int t = float_type(x_)
-    if t != cnp.NPY_FLOAT32 or cnp.PyArray_NDIM(<cnp.ndarray>x_) != 2:
-        return False
-    cdef Py_ssize_t N = cnp.PyArray_DIM(<cnp.ndarray>x_, 0), D = cnp.PyArray_DIM(<cnp.ndarray>x_, 1)
-    return (N >= 1 and D >= 2 and fits(gamma_, t, 1, D, 0) and fits(beta_, t, 1, D, 0)
-            and fits(running_mean_, t, 1, D, 0) and fits(running_var_, t, 1, D, 0))
 
 
 cdef void train_arrays(floating* x_data, cnp.ndarray xc, cnp.ndarray xn, cnp.ndarray out,
@@ -400,10 +391,11 @@ def forward_train(object x_, object gamma_, object beta_,
     x's dtype, running statistics not C-contiguous ``(D,)`` float64 or, for
     float32 x, float32.
     """
-    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
     cdef int running_type = cnp.NPY_FLOAT64
-    if t < 0 and running_in_x_dtype(x_, gamma_, beta_, running_mean_, running_var_):
-        t = running_type = cnp.NPY_FLOAT32
+    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
+    if t < 0 and float_type(x_) == cnp.NPY_FLOAT32:  # a float32 network's layer
+        running_type = cnp.NPY_FLOAT32
+        t = forward_type(x_, gamma_, beta_, running_mean_, running_var_, running_type)
     if t < 0:
         return None
     cdef cnp.ndarray x = x_, gamma = gamma_, beta = beta_
