@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 from contextvars import ContextVar
-from typing import Literal
+from typing import Literal, get_args
 
 Mode = Literal["exact", "fast"]
-MODES: tuple[str, ...] = ("exact", "fast")
+MODES: tuple[str, ...] = get_args(Mode)
 
 
 def _checked(mode: object) -> str:
@@ -25,6 +25,9 @@ def _checked(mode: object) -> str:
 
 _DEFAULT = _checked(os.environ.get("FASTDL_MODE", "exact"))
 _current: ContextVar[str] = ContextVar("fastdl_mode", default=_DEFAULT)
+# The tokens of the `mode` blocks entered and not yet exited, innermost last, per
+# context (a tuple, so that a task or thread never sees another's).
+_entered: ContextVar[tuple] = ContextVar("fastdl_mode_entered", default=())
 
 
 def set_mode(mode: Mode) -> None:
@@ -55,15 +58,12 @@ class mode(contextlib.ContextDecorator):
 
     def __init__(self, mode: Mode) -> None:
         self.mode = _checked(mode)
-        # The tokens of the entries not yet exited, per context (a tuple, so
-        # that a task or thread never sees another's stack).
-        self._tokens: ContextVar[tuple] = ContextVar("fastdl_mode_tokens", default=())
 
     def __enter__(self) -> mode:
-        self._tokens.set(self._tokens.get() + (_current.set(self.mode),))
+        _entered.set(_entered.get() + (_current.set(self.mode),))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        tokens = self._tokens.get()
-        self._tokens.set(tokens[:-1])
+        tokens = _entered.get()
+        _entered.set(tokens[:-1])
         _current.reset(tokens[-1])
