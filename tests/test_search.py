@@ -1,8 +1,11 @@
 """The hyper-parameter search: seeding, and identical results on any executor."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from fastdl.chapter import search
+import fastdl
+from fastdl.chapter import backends, search
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +57,19 @@ def test_dask_local_cluster_agrees_with_a_serial_run(problem):
         on_dask = search.run_search(problem, trials, executor=client.get_executor())
     assert on_dask == serial
 
+
+
+def test_a_trial_runs_in_the_mode_of_the_search(problem, monkeypatch):
+    """--mode reached the trials only with one worker: a worker process starts in the default mode."""
+    seen = []
+    backend = backends.get_backend("fastdl")
+
+    class Recording(backend.MultiLayerNet):
+        def gradient(self, x, t):
+            seen.append(fastdl.get_mode())
+            return super().gradient(x, t)
+
+    monkeypatch.setattr(search, "get_backend", lambda name: type("B", (), {
+        "MultiLayerNet": Recording, "Trainer": backend.Trainer}))
+    search.train_trial(dataclasses.replace(problem, mode="fast"), search.sample_trials(1, seed=0)[0])
+    assert seen and set(seen) == {"fast"} and fastdl.get_mode() == "exact"

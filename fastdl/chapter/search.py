@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+import fastdl
 from fastdl import shuffle_dataset
 from fastdl.chapter.backends import get_backend
 from fastdl.chapter.plotting import new_figure, save_figure
@@ -57,7 +58,11 @@ class Trial:
 
 @dataclass(frozen=True)
 class SearchProblem:
-    """What every trial shares: the backend's name, the data split, the training setting."""
+    """What every trial shares: the backend's name, the data split, the training setting.
+
+    ``mode`` is fastdl's (``fastdl.get_mode()`` where the search starts): a
+    worker process starts in the default mode, so the trial enters it.
+    """
 
     backend: str
     x_train: np.ndarray
@@ -67,6 +72,7 @@ class SearchProblem:
     hidden_size_list: list
     epochs: int
     batch_size: int
+    mode: str = "exact"
 
 
 def sample_trials(n_trials, seed, lr_exponents=(-6, -2), weight_decay_exponents=(-8, -4)):
@@ -91,12 +97,12 @@ def train_trial(problem, trial):
     """Train the book's network for one configuration; accuracies per epoch.
 
     The global NumPy stream is seeded from the trial's own ``SeedSequence`` and
-    restored afterwards; BLAS and OpenMP run one thread.
+    restored afterwards; BLAS and OpenMP run one thread, fastdl in ``problem.mode``.
     """
     backend = get_backend(problem.backend)
     state = np.random.get_state()
     try:
-        with threadpool_limits(1):
+        with threadpool_limits(1), fastdl.mode(problem.mode):
             np.random.seed(trial.seed.generate_state(1)[0])
             network = backend.MultiLayerNet(problem.x_train.shape[1], problem.hidden_size_list, 10,
                                             weight_decay_lambda=trial.weight_decay)
@@ -237,7 +243,8 @@ def run(backend, data, settings, out_dir, seed=0, executor=None, workers=1):
         data.x_train[:settings["train_size"]], data.t_train[:settings["train_size"]],
         settings["validation_rate"])
     problem = SearchProblem(backend.name, x_train, t_train, x_val, t_val,
-                            list(settings["hidden_size_list"]), settings["epochs"], settings["batch_size"])
+                            list(settings["hidden_size_list"]), settings["epochs"], settings["batch_size"],
+                            fastdl.get_mode())
     trials = sample_trials(settings["trials"], seed, settings["lr_exponents"], settings["weight_decay_exponents"])
     results = run_search(problem, trials, executor=executor, workers=workers)
     best = results[0]
