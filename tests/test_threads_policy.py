@@ -7,6 +7,7 @@ thread variable but those the case sets.
 import ctypes.util
 import json
 import os
+import threading
 import subprocess
 import sys
 import textwrap
@@ -197,6 +198,7 @@ def affinity():
 def test_no_cgroup_limit_means_the_affinity_mask(cgroups):
     assert threads.available_cpus(*cgroups({"cpu.max": "max 100000\n"})) == affinity()
     assert threads.available_cpus(*cgroups({})) == affinity()
+    assert threads.available_cpus(*cgroups({"cpu.max": "lots 100000\n"})) == affinity()  # malformed: no limit
 
 
 @needs_kernels
@@ -230,6 +232,22 @@ def test_the_default_count_is_capped_by_the_cpus_and_set_num_threads_lifts_the_c
             assert n <= threads.available_cpus()
         fastdl.set_num_threads(threads.available_cpus() + 1)
         assert fastdl.get_num_threads() == (threads.available_cpus() + 1 if threads.OPENMP else 1)
+    finally:
+        fastdl.set_num_threads(n)
+
+
+@needs_kernels
+def test_set_num_threads_in_one_thread_keeps_the_others_within_the_cpus():
+    """It lifted the CPU cap for every thread while setting the count of its own only."""
+    n = fastdl.get_num_threads()
+    seen = []
+    try:
+        fastdl.set_num_threads(1)
+        other = threading.Thread(target=lambda: seen.append(fastdl.get_num_threads()))
+        other.start()
+        other.join()
+        if "OMP_NUM_THREADS" not in os.environ:
+            assert 1 <= seen[0] <= threads.available_cpus()
     finally:
         fastdl.set_num_threads(n)
 

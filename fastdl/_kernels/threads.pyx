@@ -70,11 +70,12 @@ def _cgroup_v2_quota(root, relative):
         try:
             with open(os.path.join(root, *parts[:depth], "cpu.max")) as f:
                 limit, period = f.read().split()[:2]
-        except (OSError, ValueError):
-            continue
-        if limit != "max" and int(period) > 0:
+            if limit == "max" or int(period) <= 0:
+                continue
             cpus = int(limit) / int(period)
-            quota = cpus if quota is None else min(quota, cpus)
+        except (OSError, ValueError):  # unreadable or malformed: no limit from this group
+            continue
+        quota = cpus if quota is None else min(quota, cpus)
     return quota
 
 
@@ -112,8 +113,12 @@ def available_cpus(cgroup_root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup"
 
 
 cdef Py_ssize_t _threshold = _threshold_from_environment()
-# 0 where the user chose the thread count (then OpenMP's count is used as it is).
-cdef int _cpu_cap = 0 if "OMP_NUM_THREADS" in os.environ else min(available_cpus(), _openmp.MAX_THREADS)
+# The most threads a kernel uses: the CPUs this process may use, unless the user chose the
+# count (OMP_NUM_THREADS, or set_num_threads above it); never more than MAX_THREADS, a team
+# libgomp might fail to create (it ends the process then).
+cdef int _cpu_cap = _openmp.MAX_THREADS
+if "OMP_NUM_THREADS" not in os.environ:
+    _cpu_cap = min(available_cpus(), _openmp.MAX_THREADS)
 cdef bint _in_forked_child = False
 
 
@@ -130,9 +135,7 @@ cdef int max_threads() noexcept nogil:
     if _in_forked_child:
         return 1
     n = omp_get_max_threads()
-    if _cpu_cap > 0 and n > _cpu_cap:
-        return _cpu_cap
-    return n
+    return _cpu_cap if n > _cpu_cap else n
 
 
 cdef int threads_for(Py_ssize_t work, Py_ssize_t units) noexcept nogil:
@@ -211,5 +214,7 @@ def set_num_threads(n):
     """Use ``n`` threads (an integer from 1 to ``_openmp.MAX_THREADS``) for large arrays in the calling thread."""
     global _cpu_cap
     n = _openmp.check_num_threads(n)
-    _cpu_cap = 0
+    # OpenMP's count is the calling thread's, the cap the process's: raising it to n leaves
+    # other threads (OpenMP's default: every CPU of the machine) within the CPUs they may use.
+    _cpu_cap = max(_cpu_cap, n)
     omp_set_num_threads(n)
