@@ -118,9 +118,10 @@ cdef void drop_idle(time_t now) noexcept nogil:
 
 
 cdef void drop_oldest() noexcept nogil:
+    # By `freed`, which orders every free (`cached_at` is in whole seconds: many ties).
     cdef Py_ssize_t i, oldest = 0
     for i in range(1, n_slots):
-        if slots[i].cached_at < slots[oldest].cached_at:
+        if slots[i].freed < slots[oldest].freed:
             oldest = i
     drop_slot(oldest)
 
@@ -260,10 +261,11 @@ def install():
     Also gives back the blocks cached for more than ``idle_seconds``.
     """
     if n_slots:
-        with nogil:
-            PyThread_acquire_lock(lock, WAIT_LOCK)
-            drop_idle(time(NULL))
-            PyThread_release_lock(lock)
+        # With the GIL: the lock is never held by a thread waiting for the GIL, and releasing
+        # the GIL here would make each pooled call wait for it back behind other threads.
+        PyThread_acquire_lock(lock, WAIT_LOCK)
+        drop_idle(time(NULL))
+        PyThread_release_lock(lock)
     return PyDataMem_SetHandler(capsule)
 
 
