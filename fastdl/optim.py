@@ -73,7 +73,7 @@ class _KernelOptimizer:
         """
         if _kernels is None:
             return {}, None
-        names = self._hyper + ("lr", "weight_decay") if self.weight_decay != 0 else self._hyper
+        names = self._hyper + ("weight_decay",) if self.weight_decay != 0 else self._hyper
         hyper = {}
         float32 = True
         for name in names:
