@@ -37,6 +37,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastdl._mode import MODES
 from fastdl.book import BOOK_MODULES
 from fastdl.chapter.cli import INTERRUPTED, _Parser, _positive_int, _seed, _terminate_cleanly
 
@@ -72,7 +73,7 @@ def build_parser():
     parser.add_argument("--seed", metavar="N", type=_seed,
                         help="call random.seed(N) and np.random.seed(N) before the script (with --compare: "
                              "default 0, so that both runs draw the same numbers)")
-    parser.add_argument("--mode", choices=("exact", "fast"),
+    parser.add_argument("--mode", choices=MODES,
                         help="fastdl's arithmetic: 'exact' gives the book's bits (default: fastdl's default)")
     parser.add_argument("--threads", metavar="N", type=_positive_int,
                         help="compute threads of BLAS and OpenMP (default: left as they are)")
@@ -130,6 +131,9 @@ def compare(script, args):
         raise UsageError(f"--compare runs the book's own modules too, but {str(checkout_modules)!r} is not a "
                          "folder: give a script in a chapter folder of the book's checkout")
     seed = 0 if args.seed is None else args.seed
+    if args.save_figures is not None:  # before either run: a bad folder is the command's mistake
+        for side in SIDES:
+            _make_folder(args.save_figures.resolve() / side)
     # SIGTERM unwinds like Ctrl-C: the run under way is stopped and the folders removed.
     with _terminate_cleanly(), tempfile.TemporaryDirectory(prefix="fastdl-run-") as scratch:
         runs = {side: _run_side(side, script, args, seed, Path(scratch)) for side in ("book", "fastdl")}
@@ -238,6 +242,10 @@ def _digests(folder):
 
 def _print_comparison(script, seed, runs):
     book, fast = runs["book"], runs["fastdl"]
+    if USAGE_ERROR in (book.status, fast.status):  # the side printed why, on stderr
+        print(f"{PROG}: error: --compare: a run refused its command (exit status {USAGE_ERROR}); nothing compared",
+              file=sys.stderr)
+        return USAGE_ERROR
     print(f"{PROG} --compare {script} (seed {seed})")
     for side, done in runs.items():
         cpu = "" if done.cpu is None else f", {done.cpu:.2f} s CPU"
@@ -416,12 +424,17 @@ def _load_mnist(*args, verbose=True, **kwargs):
     return data
 
 
-def _save_figures_on_show(folder):
-    """Make ``plt.show()`` save every open figure as ``folder/figure-NNN.png`` (off screen) and close it."""
+def _make_folder(folder):
+    """``folder`` and its parents, or a UsageError saying why not."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--save-figures: cannot create {str(folder)!r}: {exc.strerror}") from None
+
+
+def _save_figures_on_show(folder):
+    """Make ``plt.show()`` save every open figure as ``folder/figure-NNN.png`` (off screen) and close it."""
+    _make_folder(folder)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -324,3 +324,15 @@ def test_save_figures(chapter, tmp_path):
     for name in names:
         assert (figures / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert done.stderr.splitlines() == [f"fastdl run: saved {figures / name}" for name in names]
+
+
+def test_compare_refuses_a_figures_folder_it_cannot_create(chapter, tmp_path):
+    """Both runs refused it, and --compare reported them identical, exit status 0."""
+    write_book(chapter.parent)
+    write(chapter / "ok.py", "print('ran')\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = fastdl_run("--compare", "--save-figures", blocker / "figures", "ok.py", cwd=chapter)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        f"fastdl run: error: --save-figures: cannot create {str(blocker / 'figures' / 'book')!r}: Not a directory"]
