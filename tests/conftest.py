@@ -1,5 +1,19 @@
+import signal
+
 import numpy as np
 import pytest
+
+
+def pytest_configure(config):
+    """Let Ctrl-C reach the children the tests interrupt, as from a terminal.
+
+    A shell starts a background job (``pytest &``, ``nohup``) with SIGINT
+    ignored, and a child inherits an ignored signal: the Ctrl-C tests'
+    children would then sleep through their SIGINT. A handler is not
+    inherited; the children start with the default, as Python's own does.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

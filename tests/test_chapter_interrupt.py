@@ -61,6 +61,7 @@ def interrupt(process):
         _, err = process.communicate(timeout=30)
     finally:
         process.kill()
+        process.communicate()
     seconds = time.monotonic() - start
     _, alive = psutil.wait_procs(children, timeout=3)
     for child in alive:

@@ -176,6 +176,7 @@ def test_ctrl_c_exits_130(chapter):
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
+        process.communicate()
     assert process.returncode == 130
     assert stderr.strip().endswith("KeyboardInterrupt")
 
@@ -201,6 +202,7 @@ def test_ctrl_c_stops_both_sides_of_compare(chapter):
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
+        process.communicate()
     assert process.returncode == 130
     assert stderr.endswith("fastdl run: interrupted\n")
     with pytest.raises(ProcessLookupError):
