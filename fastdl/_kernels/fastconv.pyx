@@ -13,6 +13,11 @@
 #   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
 #   (masked by a fused ReLU, summing `db` in float64), and col2im_block adds
 #   the block's `dcol` (W.T @ dout) into `dx`.
+# - A padded image is copied once into a scratch with its border of zeros,
+#   so that unfolding and folding it back are plain runs of OW copies or
+#   sums, with no test for the border (col2im sums into the scratch, then
+#   adds its inside to `dx`). Wide stride-1 rows as wide as the image skip
+#   the scratch: a filter offset's whole row of `col` is one shifted copy.
 # - Sums run in a fixed order for a given batch and block size, so results
 #   are deterministic; they differ from the exact path's by rounding only.
 # - Max pooling keeps each window's first arg-max as a uint8 offset inside
@@ -27,6 +32,7 @@
 # Single-threaded: the matrix products (BLAS) are the step's bulk and use
 # BLAS's threads. The `def` wrappers validate shapes and ranges before
 # `nogil`; fastdl/fast.py decides what reaches them.
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
@@ -38,6 +44,28 @@ cnp.import_array()
 ctypedef fused real_t:
     float
     double
+
+cdef extern from *:
+    # A short copy or sum the compiler vectorises without first checking
+    # whether the two runs overlap (they never do: one is in `col`).
+    """
+    #define FASTDL_RUNS(T) \
+        static inline void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i]; } \
+        static inline void fastdl_add_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; }
+    FASTDL_RUNS(float)
+    FASTDL_RUNS(double)
+    """
+    void copy_float "fastdl_copy_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
+    void copy_double "fastdl_copy_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+    void add_float "fastdl_add_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
+    void add_double "fastdl_add_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+
+
+cdef enum:
+    # The narrowest image whose filter offsets im2col copies whole (im2col_shifted).
+    WIDE_ROW = 12
 
 
 cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t window, Py_ssize_t stride,
@@ -66,68 +94,92 @@ def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_
     return OH, OW
 
 
-cdef inline void valid_columns(Py_ssize_t x, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t stride, Py_ssize_t pad,
-                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    # The outputs ox whose input column ox*stride + x - pad lies inside 0..W-1: lo <= ox < hi.
-    cdef Py_ssize_t first = pad - x
-    lo[0] = 0 if first <= 0 else (first + stride - 1) // stride
-    hi[0] = (W - 1 + pad - x) // stride + 1 if W - 1 + pad - x >= 0 else 0
-    if hi[0] > OW:
-        hi[0] = OW
-    if lo[0] > hi[0]:
-        lo[0] = hi[0]
+cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                    Py_ssize_t pad) noexcept nogil:
+    # IN img (C, H, W); OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
+    cdef Py_ssize_t WP = W + 2 * pad, c, iy
+    cdef real_t* row
+    for c in range(C):
+        memset(padded, 0, pad * WP * sizeof(real_t))
+        row = padded + pad * WP
+        for iy in range(H):
+            memset(row, 0, pad * sizeof(real_t))
+            memcpy(row + pad, img + (c * H + iy) * W, W * sizeof(real_t))
+            memset(row + pad + W, 0, pad * sizeof(real_t))
+            row += WP
+        memset(row, 0, pad * WP * sizeof(real_t))
+        padded = row + pad * WP
 
 
-cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
-                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP,
+                       Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
                        Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    # IN img (C, H, W); OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
-    # `col` transposed, so that each run of OW outputs is one contiguous copy.
-    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi, oy_lo, oy_hi, start, length
+    # IN img (C, HP, WP), padded; OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column
+    # (oy, ox), `col` transposed, so that each run of OW outputs is a copy from one row of the image.
+    cdef Py_ssize_t c, y, x, _oy, ox
     cdef const real_t* src
     cdef real_t* dst
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
-                valid_columns(x, W, OW, stride, pad, &lo, &hi)
+                src = img + (c * HP + y) * WP + x
                 dst = col + ((c * FH + y) * FW + x) * ld
-                if stride == 1 and OW == W:
-                    # The rows of a filter offset are then one run of the image shifted by (y - pad, x - pad):
-                    # one copy, then zeros where a window column falls outside the image (the copy wrapped there).
-                    oy_lo = min(max(pad - y, 0), OH)
-                    oy_hi = max(min(H + pad - y, OH), oy_lo)
-                    memset(dst, 0, oy_lo * OW * sizeof(real_t))
-                    memset(dst + oy_hi * OW, 0, (OH - oy_hi) * OW * sizeof(real_t))
-                    start = oy_lo * OW + lo
-                    length = (oy_hi - oy_lo) * OW - lo - (OW - hi)
-                    if oy_hi > oy_lo and length > 0:
-                        memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
-                               length * sizeof(real_t))
-                        for oy in range(oy_lo, oy_hi):
-                            for ox in range(lo):
-                                dst[oy * OW + ox] = 0
-                            for ox in range(hi, OW):
-                                dst[oy * OW + ox] = 0
-                    elif oy_hi > oy_lo:
-                        memset(dst + oy_lo * OW, 0, (oy_hi - oy_lo) * OW * sizeof(real_t))
-                    continue
-                for oy in range(OH):
-                    iy = oy * stride + y - pad
-                    if iy < 0 or iy >= H:
-                        memset(dst, 0, OW * sizeof(real_t))
-                    else:
-                        src = img + (c * H + iy) * W
-                        for ox in range(lo):
-                            dst[ox] = 0
-                        if stride == 1:
-                            for ox in range(lo, hi):
-                                dst[ox] = src[ox + x - pad]
+                for _oy in range(OH):
+                    if stride == 1:
+                        if real_t is float:
+                            copy_float(dst, src, OW)
                         else:
-                            for ox in range(lo, hi):
-                                dst[ox] = src[ox * stride + x - pad]
-                        for ox in range(hi, OW):
-                            dst[ox] = 0
+                            copy_double(dst, src, OW)
+                    else:
+                        for ox in range(OW):
+                            dst[ox] = src[ox * stride]
+                    src += stride * WP
                     dst += OW
+
+
+cdef void im2col_shifted(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                         Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad) noexcept nogil:
+    # im2col_image of a stride-1 window whose output is as wide as the unpadded IN img (C, H, W):
+    # a filter offset's row of `col` is then the image shifted by (y - pad, x - pad), one copy,
+    # with zeros where a window row or column falls outside the image (the copy wrapped there).
+    cdef Py_ssize_t OH = H + 2 * pad - FH + 1
+    cdef Py_ssize_t c, y, x, oy, ox, lo, hi, oy_lo, oy_hi, start, length
+    cdef real_t* dst
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                dst = col + ((c * FH + y) * FW + x) * ld
+                lo = min(max(pad - x, 0), W)  # the valid output columns: lo <= ox < hi
+                hi = max(min(W + pad - x, W), lo)
+                oy_lo = min(max(pad - y, 0), OH)
+                oy_hi = max(min(H + pad - y, OH), oy_lo)
+                memset(dst, 0, oy_lo * W * sizeof(real_t))
+                memset(dst + oy_hi * W, 0, (OH - oy_hi) * W * sizeof(real_t))
+                start = oy_lo * W + lo
+                length = (oy_hi - oy_lo) * W - lo - (W - hi)
+                if oy_hi > oy_lo and length > 0:
+                    memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
+                           length * sizeof(real_t))
+                    for oy in range(oy_lo, oy_hi):
+                        for ox in range(lo):
+                            dst[oy * W + ox] = 0
+                        for ox in range(hi, W):
+                            dst[oy * W + ox] = 0
+                elif oy_hi > oy_lo:
+                    memset(dst + oy_lo * W, 0, (oy_hi - oy_lo) * W * sizeof(real_t))
+
+
+cdef real_t* padding_scratch(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, real_t* of_type) except? NULL:
+    """A padded image's memory (C, H + 2*pad, W + 2*pad) for the caller to free, or NULL without ``pad``.
+
+    ``of_type`` only selects the element type.
+    """
+    if pad == 0:
+        return NULL
+    cdef real_t* scratch = <real_t*>malloc(C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
+    if scratch == NULL:
+        raise MemoryError()
+    return scratch
 
 
 def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
@@ -139,10 +191,22 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
     cdef Py_ssize_t P = OH * OW
+    # Wide rows: one copy per filter offset beats a copy per row of it (DeepConvNet's 28 and 14
+    # wide images); narrow ones (8 wide) or other windows read a padded copy of the image.
+    cdef bint shifted = stride == 1 and OW == W and W >= WIDE_ROW
+    cdef real_t* padded = NULL if shifted else padding_scratch(C, H, W, pad, &col[0, 0])
     with nogil:
         for n in range(n0, n1):
-            im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride, pad,
-                         OH, OW)
+            if shifted:
+                im2col_shifted(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, pad)
+            elif padded == NULL:
+                im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride,
+                             OH, OW)
+            else:
+                pad_image(&x[n, 0, 0, 0], padded, C, H, W, pad)
+                im2col_image(padded, &col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, W + 2 * pad,
+                             FH, FW, stride, OH, OW)
+        free(padded)
 
 
 def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
@@ -183,30 +247,46 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
             db[f] += s
 
 
-cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t H,
-                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad,
+cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t HP,
+                       Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
                        Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
     # IN col (C*FH*FW, OH*OW), rows ld apart, as im2col_image writes it;
-    # IN/OUT img (C, H, W): adds each window back
-    cdef Py_ssize_t c, y, x, oy, ox, iy, lo, hi
+    # IN/OUT img (C, HP, WP), padded as im2col_image reads it: adds each window back.
+    cdef Py_ssize_t c, y, x, _oy, ox
     cdef const real_t* src
     cdef real_t* dst
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
-                valid_columns(x, W, OW, stride, pad, &lo, &hi)
                 src = col + ((c * FH + y) * FW + x) * ld
-                for oy in range(OH):
-                    iy = oy * stride + y - pad
-                    if 0 <= iy < H:
-                        dst = img + (c * H + iy) * W
-                        if stride == 1:
-                            for ox in range(lo, hi):
-                                dst[ox + x - pad] += src[ox]
+                dst = img + (c * HP + y) * WP + x
+                for _oy in range(OH):
+                    if stride == 1:
+                        if real_t is float:
+                            add_float(dst, src, OW)
                         else:
-                            for ox in range(lo, hi):
-                                dst[ox * stride + x - pad] += src[ox]
+                            add_double(dst, src, OW)
+                    else:
+                        for ox in range(OW):
+                            dst[ox * stride] += src[ox]
                     src += OW
+                    dst += stride * WP
+
+
+cdef void add_inside(const real_t* padded, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                     Py_ssize_t pad) noexcept nogil:
+    # IN padded (C, H + 2*pad, W + 2*pad); IN/OUT img (C, H, W): adds the inside of `padded`.
+    cdef Py_ssize_t WP = W + 2 * pad, c, _iy
+    cdef const real_t* src
+    for c in range(C):
+        src = padded + (c * (H + 2 * pad) + pad) * WP + pad
+        for _iy in range(H):
+            if real_t is float:
+                add_float(img, src, W)
+            else:
+                add_double(img, src, W)
+            img += W
+            src += WP
 
 
 def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
@@ -218,10 +298,20 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
     cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
     cdef Py_ssize_t P = OH * OW
+    cdef real_t* padded = padding_scratch(C, H, W, pad, &dx[0, 0, 0, 0])
     with nogil:
         for n in range(n0, n1):
-            col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
-                         pad, OH, OW)
+            if padded == NULL:
+                col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
+                             OH, OW)
+            else:
+                # Each input pixel's windows are summed from +0.0 in the scratch, in the order
+                # they would be added to dx itself, then added to dx (zeros in fastdl/fast.py).
+                memset(padded, 0, C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
+                col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], padded, C, H + 2 * pad, W + 2 * pad,
+                             FH, FW, stride, OH, OW)
+                add_inside(padded, &dx[n, 0, 0, 0], C, H, W, pad)
+        free(padded)
 
 
 cdef inline bint takes(real_t v, real_t m) noexcept nogil:
