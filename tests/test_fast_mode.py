@@ -279,6 +279,25 @@ def test_fast_outputs_are_never_written_again():
     assert not np.shares_memory(out, layer.dW)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("masked", [True, False])
+def test_gradient_block_masks_and_sums(dtype, masked):
+    """The fused ReLU's mask: 0 where the output is <= 0 (-0.0 too), the gradient where it is NaN."""
+    rng = np.random.default_rng(3)
+    dout = rng.standard_normal((3, 2, 7)).astype(dtype)  # 7 positions: the sum's tail after runs of 4
+    dout[0, 0, :3] = [np.inf, -np.inf, np.nan]
+    gate = rng.standard_normal((3, 2, 7)).astype(dtype)
+    gate[0, 0, :] = [1.0, 2.0, -1.0, 0.0, -0.0, np.nan, np.inf]
+    block, db = np.full((2, 14), 9.0, dtype=dtype), np.ones(2)
+    fastconv.gradient_block(dout, gate, masked, 1, 3, block, db)
+    kept = dout if not masked else np.where(gate <= 0, 0, dout)
+    expected = kept[1:3].transpose(1, 0, 2).reshape(2, 14)
+    assert np.array_equal(block, expected)
+    assert np.allclose(db, 1 + expected.astype(np.float64).sum(axis=1), rtol=1e-12)
+    fastconv.gradient_block(dout, gate, masked, 0, 1, block[:, :7].copy(), db)
+    assert np.isnan(db[0])  # inf + -inf: both kept by their gates
+
+
 def test_pooling_nan_and_ties_and_declines():
     pool = fast.Pooling(2, 2, stride=2)
     x = np.array([[[[1.0, np.nan], [3.0, 3.0]]]])
@@ -354,6 +373,10 @@ def test_kernels_refuse_bad_arguments():
         fastconv.pool_gradient_block(pooled, pooled, arg, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 16)), np.zeros(2))
     with pytest.raises(ValueError, match="do not fit"):
         fastconv.pool_gradient_block(pooled, pooled, arg * 0, 0, 1, 4, 4, 2, 2, 2, np.zeros((2, 15)), np.zeros(2))
+    with pytest.raises(ValueError, match="do not fit"):  # a window of 256 has no uint8 offsets
+        big = np.ones((1, 1, 1, 1))
+        fastconv.pool_gradient_block(big, big, np.zeros((1, 1, 1, 1), np.uint8), 0, 1, 16, 16, 16, 16, 1,
+                                     np.zeros((1, 256)), np.zeros(1))
     with pytest.raises(ValueError, match="do not fit"):
         fastconv.gradient_block(np.zeros((1, 2, 4)), np.zeros((1, 2, 5)), True, 0, 1, np.zeros((2, 4)), np.zeros(2))
     with pytest.raises(ValueError, match="dtype mismatch"):

@@ -46,14 +46,19 @@ ctypedef fused real_t:
     double
 
 cdef extern from *:
-    # A short copy or sum the compiler vectorises without first checking
-    # whether the two runs overlap (they never do: one is in `col`).
+    # Runs the compiler vectorises without first checking whether they
+    # overlap (they never do: one is in a scratch matrix): a copy, a sum,
+    # and the ReLU's mask (0 where the gate is <= 0; a NaN gate lets s through;
+    # s read whatever the gate, so that the mask is a select, not a branch).
     """
     #define FASTDL_RUNS(T) \
         static inline void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i]; } \
         static inline void fastdl_add_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
-            for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; }
+            for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; } \
+        static inline void fastdl_mask_##T(T *__restrict__ d, const T *__restrict__ s, \
+                                           const T *__restrict__ g, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) { T v = s[i]; d[i] = g[i] <= 0 ? (T)0 : v; } }
     FASTDL_RUNS(float)
     FASTDL_RUNS(double)
     """
@@ -61,6 +66,9 @@ cdef extern from *:
     void copy_double "fastdl_copy_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
     void add_float "fastdl_add_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
     void add_double "fastdl_add_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+    void mask_float "fastdl_mask_float"(float* dst, const float* src, const float* gate, Py_ssize_t n) noexcept nogil
+    void mask_double "fastdl_mask_double"(double* dst, const double* src, const double* gate,
+                                          Py_ssize_t n) noexcept nogil
 
 
 cdef enum:
@@ -209,6 +217,39 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
         free(padded)
 
 
+cdef inline double run_sum(const real_t* run, Py_ssize_t n) noexcept nogil:
+    # The sum of a run in float64: four partial sums of every fourth element, then
+    # (s0 + s1) + (s2 + s3), a fixed order with four independent chains of additions.
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 += run[i]
+        s1 += run[i + 1]
+        s2 += run[i + 2]
+        s3 += run[i + 3]
+        i += 4
+    while i < n:
+        s0 += run[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double gradient_run(real_t* dst, const real_t* src, const real_t* gate, bint masked,
+                                Py_ssize_t n) noexcept nogil:
+    # OUT dst = src, 0 where `masked` and gate <= 0 (a NaN gate lets src through); returns its run_sum.
+    # The copy and the sum are separate loops: the copy vectorises (a compare and a mask, no branch).
+    if masked:
+        if real_t is float:
+            mask_float(dst, src, gate, n)
+        else:
+            mask_double(dst, src, gate, n)
+    elif real_t is float:
+        copy_float(dst, src, n)
+    else:
+        copy_double(dst, src, n)
+    return run_sum(dst, n)
+
+
 def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
                    Py_ssize_t n0, Py_ssize_t n1, real_t[:, ::1] block, double[::1] db):
     """Images ``n0..n1-1`` of ``dout`` as the block's ``(FN, n*P)`` matrix; their sum over images and positions added to ``db``.
@@ -218,12 +259,8 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
     NaN output lets the gradient through, as the book's mask does);
     OUT block (FN, (n1-n0)*P); IN/OUT db (FN,) float64.
     """
-    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f, p
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f
     cdef double s
-    cdef real_t v
-    cdef const real_t* src
-    cdef const real_t* gate
-    cdef real_t* dst
     _check_block(n0, n1, N)
     if (relu_out.shape[0] != N or relu_out.shape[1] != FN or relu_out.shape[2] != P or block.shape[0] != FN
             or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
@@ -232,18 +269,7 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
         for f in range(FN):
             s = 0.0
             for n in range(n0, n1):
-                src = &dout[n, f, 0]
-                gate = &relu_out[n, f, 0]
-                dst = &block[f, 0] + (n - n0) * P
-                if masked:
-                    for p in range(P):
-                        v = 0 if gate[p] <= 0 else src[p]
-                        dst[p] = v
-                        s += v
-                else:
-                    for p in range(P):
-                        dst[p] = src[p]
-                        s += src[p]
+                s += gradient_run(&block[f, 0] + (n - n0) * P, &dout[n, f, 0], &relu_out[n, f, 0], masked, P)
             db[f] += s
 
 
@@ -414,7 +440,7 @@ def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, :
     _check_block(n0, n1, N)
     if (pooled.shape[0] != N or pooled.shape[1] != FN or pooled.shape[2] != PH or pooled.shape[3] != PW
             or arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW
-            or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
+            or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
             or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
             or block.shape[0] != FN or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
         raise ValueError("dout, pooled, arg, block and db do not fit together")
@@ -424,6 +450,9 @@ def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, :
                 bad = True
     if bad:
         raise ValueError("arg holds an offset outside the window")
+    cdef Py_ssize_t offset[256]  # a window's offset `a` as a position in the image: no division per value
+    for a in range(window):
+        offset[a] = (a // pool_w) * OW + a % pool_w
     with nogil:
         memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
         for f in range(FN):
@@ -433,10 +462,8 @@ def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, :
                 for py in range(PH):
                     for px in range(PW):
                         g = dout[n, f, py, px]
-                        if pooled[n, f, py, px] <= 0:
-                            g = 0
-                        a = arg[n, f, py, px]
-                        dst[(py * stride + a // pool_w) * OW + px * stride + a % pool_w] += g
+                        g = 0 if pooled[n, f, py, px] <= 0 else g  # both read first: a select, not a branch
+                        dst[py * stride * OW + px * stride + offset[arg[n, f, py, px]]] += g
                         s += g
             db[f] += s
 
