@@ -51,8 +51,14 @@ cdef extern from *:
     # and the ReLU's mask (0 where the gate is <= 0; a NaN gate lets s through;
     # s read whatever the gate, so that the mask is a select, not a branch).
     """
+    #if defined(__GNUC__) && !defined(__clang__)
+    /* gcc would turn the copy into a call of memcpy, slower for runs of a few elements */
+    #define FASTDL_INLINE_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns")))
+    #else
+    #define FASTDL_INLINE_LOOP
+    #endif
     #define FASTDL_RUNS(T) \
-        static inline void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
+        static inline FASTDL_INLINE_LOOP void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i]; } \
         static inline void fastdl_add_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; } \
@@ -105,15 +111,16 @@ def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_
 cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t pad) noexcept nogil:
     # IN img (C, H, W); OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
-    cdef Py_ssize_t WP = W + 2 * pad, c, iy
+    cdef Py_ssize_t WP = W + 2 * pad, c, iy, x
     cdef real_t* row
     for c in range(C):
         memset(padded, 0, pad * WP * sizeof(real_t))
         row = padded + pad * WP
         for iy in range(H):
-            memset(row, 0, pad * sizeof(real_t))
+            for x in range(pad):  # a few elements: a loop, not a call of memset
+                row[x] = 0
+                row[pad + W + x] = 0
             memcpy(row + pad, img + (c * H + iy) * W, W * sizeof(real_t))
-            memset(row + pad + W, 0, pad * sizeof(real_t))
             row += WP
         memset(row, 0, pad * WP * sizeof(real_t))
         padded = row + pad * WP
