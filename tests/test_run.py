@@ -166,17 +166,25 @@ def test_the_scripts_errors_are_pythons(chapter, body, status, stderr_end):
     assert "fastdl" not in done.stderr
 
 
+def interrupted(process, ready):
+    """Ctrl-C to ``process`` once ``ready()`` is true: its stderr; the process is never left running."""
+    try:
+        ready()
+        process.send_signal(signal.SIGINT)
+        return process.communicate(timeout=30)[1]
+    finally:
+        process.kill()
+        process.communicate()
+
+
 def test_ctrl_c_exits_130(chapter):
     write(chapter / "long.py", "import time\nprint('training', flush=True)\ntime.sleep(60)\n")
     process = subprocess.Popen([sys.executable, "-m", "fastdl", "run", "long.py"], cwd=chapter, env=environment(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+
+    def training():
         assert process.stdout.readline() == "training\n"
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
-        process.communicate()
+    stderr = interrupted(process, training)
     assert process.returncode == 130
     assert stderr.strip().endswith("KeyboardInterrupt")
 
@@ -192,17 +200,14 @@ def test_ctrl_c_stops_both_sides_of_compare(chapter):
         """)
     process = subprocess.Popen([sys.executable, "-m", "fastdl", "run", "--compare", "long.py"], cwd=chapter,
                                env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+
+    def script_started():
         deadline = time.monotonic() + TIMEOUT
         while not started.exists() or not started.read_text():
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.1)
-        # To fastdl run only (a terminal would signal the script too): it stops the script itself.
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
-        process.communicate()
+    # To fastdl run only (a terminal would signal the script too): it stops the script itself.
+    stderr = interrupted(process, script_started)
     assert process.returncode == 130
     assert stderr.endswith("fastdl run: interrupted\n")
     with pytest.raises(ProcessLookupError):
