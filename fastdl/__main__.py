@@ -1,9 +1,12 @@
-"""``python -m fastdl`` and the ``fastdl`` command: chapter 6's experiments (see ``--help``)."""
+"""``python -m fastdl`` and the ``fastdl`` command: chapter 6's experiments, and ``fastdl run`` (see ``--help``)."""
 import sys
 
 
 def main():
-    """Run the chapter's command line; explain what to install if its extra is missing."""
+    """Run ``fastdl run`` or the chapter's command line; explain what to install if the chapter's extra is missing."""
+    if sys.argv[1:2] == ["run"]:  # the book's scripts: the standard library and NumPy suffice
+        from fastdl.run import main as run_main
+        return run_main(sys.argv[2:])
     from fastdl.chapter import DISTRIBUTION
     try:
         from fastdl.chapter.cli import main as chapter_main

@@ -37,9 +37,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastdl._cli import INTERRUPTED, Parser, positive_int, seed_argument, terminate_cleanly
 from fastdl._mode import MODES
 from fastdl.book import BOOK_MODULES
-from fastdl.chapter.cli import INTERRUPTED, _Parser, _positive_int, _seed, _terminate_cleanly
+from fastdl.chapter import DISTRIBUTION
 
 PROG = "fastdl run"
 USAGE_ERROR = 2
@@ -68,14 +69,14 @@ class UsageError(Exception):
 
 def build_parser():
     """The argument parser of ``fastdl run``."""
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[1].replace("``", ""),
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[1].replace("``", ""),
                      usage="%(prog)s [options] SCRIPT [ARGS...]")
-    parser.add_argument("--seed", metavar="N", type=_seed,
+    parser.add_argument("--seed", metavar="N", type=seed_argument,
                         help="call random.seed(N) and np.random.seed(N) before the script (with --compare: "
                              "default 0, so that both runs draw the same numbers)")
     parser.add_argument("--mode", choices=MODES,
                         help="fastdl's arithmetic: 'exact' gives the book's bits (default: fastdl's default)")
-    parser.add_argument("--threads", metavar="N", type=_positive_int,
+    parser.add_argument("--threads", metavar="N", type=positive_int,
                         help="compute threads of BLAS and OpenMP (default: left as they are)")
     parser.add_argument("--compare", action="store_true",
                         help="run the script on fastdl and on the book's own modules (from the checkout "
@@ -108,6 +109,8 @@ def main(argv=None):
     """Entry point of ``fastdl run``; returns the exit status (a script's ``sys.exit`` propagates)."""
     args = parse_args(argv)
     try:
+        if args.threads is not None:
+            _threadpoolctl()  # before either side of --compare starts
         script = _script_path(args.script)
         if args.compare:
             return compare(script, args)
@@ -135,7 +138,7 @@ def compare(script, args):
         for side in SIDES:
             _make_folder(args.save_figures.resolve() / side)
     # SIGTERM unwinds like Ctrl-C: the run under way is stopped and the folders removed.
-    with _terminate_cleanly(), tempfile.TemporaryDirectory(prefix="fastdl-run-") as scratch:
+    with terminate_cleanly(), tempfile.TemporaryDirectory(prefix="fastdl-run-") as scratch:
         runs = {side: _run_side(side, script, args, seed, Path(scratch)) for side in ("book", "fastdl")}
     return _print_comparison(script, seed, runs)
 
@@ -297,8 +300,7 @@ def run(script, args):
         if args.save_figures is not None:
             _save_figures_on_show(args.save_figures)
         if args.threads is not None:
-            from threadpoolctl import threadpool_limits
-            stack.enter_context(threadpool_limits(args.threads))
+            stack.enter_context(_threadpoolctl().threadpool_limits(args.threads))
         if args.mode is not None and args.modules == "fastdl":
             import fastdl
             stack.enter_context(fastdl.mode(args.mode))
@@ -432,10 +434,26 @@ def _make_folder(folder):
         raise UsageError(f"--save-figures: cannot create {str(folder)!r}: {exc.strerror}") from None
 
 
+def _threadpoolctl():
+    """The module ``--threads`` limits BLAS with, or a UsageError saying how to install it."""
+    try:
+        return importlib.import_module("threadpoolctl")
+    except ModuleNotFoundError:
+        raise UsageError(f"--threads needs threadpoolctl: pip install threadpoolctl, "
+                         f"or pip install '{DISTRIBUTION}[chapter]'") from None
+
+
 def _save_figures_on_show(folder):
-    """Make ``plt.show()`` save every open figure as ``folder/figure-NNN.png`` (off screen) and close it."""
+    """Make ``plt.show()`` save every open figure as ``folder/figure-NNN.png`` (off screen) and close it.
+
+    Without matplotlib there is nothing to do: a script that shows figures fails at its own import
+    of matplotlib, as under ``python``.
+    """
     _make_folder(folder)
-    import matplotlib
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     numbers = itertools.count(1)

@@ -148,6 +148,30 @@ def test_threads_limits_blas(chapter):
     assert done.stdout == "[1]\n"
 
 
+def test_runs_without_the_chapter_extra(chapter, tmp_path):
+    """A plain install (NumPy only) runs the book's scripts; --threads says what it needs."""
+    write(chapter / "plain.py", "from common.functions import softmax\nprint(softmax([0.0, 0.0]))\n")
+    without_extras = textwrap.dedent("""\
+        import sys
+        for name in ("matplotlib", "tqdm", "threadpoolctl", "dask"):
+            sys.modules[name] = None  # import raises ModuleNotFoundError
+        sys.argv = ["fastdl", *sys.argv[1:]]
+        from fastdl.__main__ import main
+        sys.exit(main())
+        """)
+
+    def plain(*args):
+        return subprocess.run([sys.executable, "-c", without_extras, "run", *map(str, args)], capture_output=True,
+                              text=True, timeout=TIMEOUT, cwd=chapter, env=environment(), check=False)
+    for args in (["plain.py"], ["--save-figures", tmp_path / "figures", "plain.py"]):
+        done = plain(*args)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "[0.5 0.5]\n", ""), args
+    done = plain("--threads", 2, "plain.py")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("fastdl run: error: --threads needs threadpoolctl: pip install threadpoolctl, "
+                           "or pip install 'fastdl-scratch[chapter]'\n")
+
+
 @pytest.mark.parametrize(("body", "status", "stderr_end"), [
     ("def train():\n    raise ValueError('bad batch')\ntrain()\n", 1, "ValueError: bad batch"),
     ("import sys\nsys.exit(3)\n", 3, ""),

@@ -8,17 +8,15 @@ import argparse
 import os
 import re
 import shlex
-import signal
 import sys
-import threading
 import warnings
 from concurrent.futures import BrokenExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 import fastdl
+from fastdl._cli import INTERRUPTED, Parser, positive_int, seed_argument, terminate_cleanly
 from fastdl._mode import MODES, get_mode, mode
 from fastdl.chapter import DISTRIBUTION
 from fastdl.chapter.cluster import ClusterError, search_executor
@@ -36,37 +34,6 @@ uses the book's settings. Options may come before or after the experiment.
 `fastdl run --help`)."""
 OFFLINE_HINT = ("offline? use --data DIR (a folder of MNIST IDX files), set $FASTDL_MNIST_DIR, "
                 "or use --data embedded (the 10,000-image test set shipped with fastdl)")
-INTERRUPTED = 130
-TERMINATED = 128 + signal.SIGTERM
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr (exit status 2)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**32 - 1, got {text!r}")
-    return value
-
-
 def _data_argument(text):
     if text in ("embedded", "mnist") or Path(text).is_dir():
         return text
@@ -92,7 +59,7 @@ def _add_common_options(parser, defaults):
     parser.add_argument("--scale", choices=("quick", "book"), default=default("quick"),
                         help="'quick': all experiments in a few minutes; 'book': the book's settings "
                              "(default: quick)")
-    parser.add_argument("--seed", type=_seed, default=default(0), help="seed of every experiment (default: 0)")
+    parser.add_argument("--seed", type=seed_argument, default=default(0), help="seed of every experiment (default: 0)")
     parser.add_argument("--out", type=_out_argument, default=default(Path("fastdl-out")),
                         help="folder for figures, JSON and report.md (default: fastdl-out)")
     parser.add_argument("--data", type=_data_argument, default=default("embedded"),
@@ -103,14 +70,14 @@ def _add_common_options(parser, defaults):
                         help="'exact': the book's numbers bit for bit; 'fast': fastdl.nets may reorder sums "
                              "and fuse layers, within the bounds of docs/SPEC.md (default: $FASTDL_MODE, "
                              "else exact)")
-    parser.add_argument("--threads", type=_positive_int, default=default(1),
+    parser.add_argument("--threads", type=positive_int, default=default(1),
                         help="compute threads of BLAS and OpenMP (default: 1; at the chapter's matrix sizes "
                              "more threads mostly add overhead, and one makes timings steadier)")
 
 
 def _add_trial_options(parser):
     """Options of the experiments that run independent trials (the search, and ``all``)."""
-    parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes for the trials (default: the CPU count, here %(default)s)")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="run the trials on the Dask scheduler at ADDRESS (e.g. tcp://scheduler:8786), "
@@ -126,7 +93,7 @@ def _summary(docstring):
 
 def build_parser():
     """The argument parser: one subcommand per experiment, and ``all``."""
-    parser = _Parser(prog="fastdl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="fastdl", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"fastdl {fastdl.__version__}")
     _add_common_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="EXPERIMENT", required=True)
@@ -145,31 +112,10 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of ``fastdl`` and ``python -m fastdl``; returns the exit status."""
-    command, *rest = (sys.argv[1:] if argv is None else argv) or [None]
-    if command == "run":
-        from fastdl.run import main as run_main
-        return run_main(rest)
     args = build_parser().parse_args(argv)
-    with warnings.catch_warnings(), _terminate_cleanly():
+    with warnings.catch_warnings(), terminate_cleanly():
         warnings.showwarning = _show_warning
         return _run(args, argv)
-
-
-@contextmanager
-def _terminate_cleanly():
-    """SIGTERM (``kill``, ``timeout``) unwinds like Ctrl-C, so the search's workers are stopped too."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_terminated(signum, frame):
-    raise SystemExit(TERMINATED)
 
 
 def _run(args, argv):
