@@ -31,6 +31,9 @@ _fastconv = _backend.load("fastconv")
 # 2048 (bench/bench_fast.py's step in float32 and float64).
 BLOCK_ROWS = 512
 
+# The blocks' products are np.matmul's: the same BLAS call as np.dot's (every operand here is contiguous
+# or a transposed contiguous array), without np.dot's clearing of `out` before it (3 % of the float32 step).
+
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -164,7 +167,7 @@ class Convolution(layers.Convolution):
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.dot(filters, col, out=prod)
+            np.matmul(filters, col, out=prod)
             if pool is None:
                 block_out = out[n0:n1]
                 np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=block_out)
@@ -225,11 +228,11 @@ class Convolution(layers.Convolution):
                 _fastconv.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
                                               *state.pool, block, db)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.dot(col, block.T, out=part)
+            np.matmul(col, block.T, out=part)
             dW += part
             if want_dx:
                 dcol = dcol_buffer[:K * nb * P].reshape(K, nb * P)
-                np.dot(filters.T, block, out=dcol)
+                np.matmul(filters.T, block, out=dcol)
                 _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)
         self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
