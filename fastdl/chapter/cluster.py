@@ -66,6 +66,7 @@ def search_executor(address, workers):
     except BaseException:
         if cluster is not None:
             _kill_workers(cluster)
+            _quiet_dask_logging()
         raise
     finally:
         if client is not None:
@@ -81,6 +82,18 @@ def _kill_workers(cluster):
         if nanny.pid is not None:
             with suppress(OSError):
                 os.kill(nanny.pid, signal.SIGKILL)
+
+
+def _quiet_dask_logging():
+    """Dask logs nothing below CRITICAL for the rest of the process (it is unwinding after killing workers).
+
+    The cluster puts its log levels back when it closes, while its comms with the killed workers may still
+    be closing on its event loop's thread: each would print an INFO traceback ("Batched Comm Closed") in
+    the middle of the command's own messages.
+    """
+    names = [name for name in logging.root.manager.loggerDict if name.startswith("distributed.")]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _connect(client_class, address):
