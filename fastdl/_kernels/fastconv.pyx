@@ -126,35 +126,44 @@ cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t 
         padded = row + pad * WP
 
 
-cdef void im2col_image(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP,
-                       Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
-                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    # IN img (C, HP, WP), padded; OUT col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column
-    # (oy, ox), `col` transposed, so that each run of OW outputs is a copy from one row of the image.
+cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP, Py_ssize_t WP,
+                        Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t OH, Py_ssize_t OW,
+                        bint fold) noexcept nogil:
+    # img (C, HP, WP), padded; col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
+    # `col` transposed, so that each run of OW outputs is a run of one row of the image.
+    # Unfold (im2col: OUT col, IN img) or, with `fold`, add each window back (col2im: IN col, IN/OUT img).
     cdef Py_ssize_t c, y, x, _oy, ox
-    cdef const real_t* src
-    cdef real_t* dst
+    cdef real_t* at_img
+    cdef real_t* at_col
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
-                src = img + (c * HP + y) * WP + x
-                dst = col + ((c * FH + y) * FW + x) * ld
+                at_img = img + (c * HP + y) * WP + x
+                at_col = col + ((c * FH + y) * FW + x) * ld
                 for _oy in range(OH):
-                    if stride == 1:
+                    if fold and stride == 1:
                         if real_t is float:
-                            copy_float(dst, src, OW)
+                            add_float(at_img, at_col, OW)
                         else:
-                            copy_double(dst, src, OW)
+                            add_double(at_img, at_col, OW)
+                    elif fold:
+                        for ox in range(OW):
+                            at_img[ox * stride] += at_col[ox]
+                    elif stride == 1:
+                        if real_t is float:
+                            copy_float(at_col, at_img, OW)
+                        else:
+                            copy_double(at_col, at_img, OW)
                     else:
                         for ox in range(OW):
-                            dst[ox] = src[ox * stride]
-                    src += stride * WP
-                    dst += OW
+                            at_col[ox] = at_img[ox * stride]
+                    at_img += stride * WP
+                    at_col += OW
 
 
 cdef void im2col_shifted(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
                          Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad) noexcept nogil:
-    # im2col_image of a stride-1 window whose output is as wide as the unpadded IN img (C, H, W):
+    # windows_image's unfolding of a stride-1 window whose output is as wide as the unpadded IN img (C, H, W):
     # a filter offset's row of `col` is then the image shifted by (y - pad, x - pad), one copy,
     # with zeros where a window row or column falls outside the image (the copy wrapped there).
     cdef Py_ssize_t OH = H + 2 * pad - FH + 1
@@ -215,12 +224,12 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
             if shifted:
                 im2col_shifted(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, pad)
             elif padded == NULL:
-                im2col_image(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride,
-                             OH, OW)
+                windows_image(<real_t*>&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
+                              stride, OH, OW, False)  # (reads x only)
             else:
                 pad_image(&x[n, 0, 0, 0], padded, C, H, W, pad)
-                im2col_image(padded, &col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, W + 2 * pad,
-                             FH, FW, stride, OH, OW)
+                windows_image(padded, &col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, W + 2 * pad,
+                              FH, FW, stride, OH, OW, False)
         free(padded)
 
 
@@ -280,32 +289,6 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
             db[f] += s
 
 
-cdef void col2im_image(const real_t* col, Py_ssize_t ld, real_t* img, Py_ssize_t C, Py_ssize_t HP,
-                       Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
-                       Py_ssize_t OH, Py_ssize_t OW) noexcept nogil:
-    # IN col (C*FH*FW, OH*OW), rows ld apart, as im2col_image writes it;
-    # IN/OUT img (C, HP, WP), padded as im2col_image reads it: adds each window back.
-    cdef Py_ssize_t c, y, x, _oy, ox
-    cdef const real_t* src
-    cdef real_t* dst
-    for c in range(C):
-        for y in range(FH):
-            for x in range(FW):
-                src = col + ((c * FH + y) * FW + x) * ld
-                dst = img + (c * HP + y) * WP + x
-                for _oy in range(OH):
-                    if stride == 1:
-                        if real_t is float:
-                            add_float(dst, src, OW)
-                        else:
-                            add_double(dst, src, OW)
-                    else:
-                        for ox in range(OW):
-                            dst[ox * stride] += src[ox]
-                    src += OW
-                    dst += stride * WP
-
-
 cdef void add_inside(const real_t* padded, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                      Py_ssize_t pad) noexcept nogil:
     # IN padded (C, H + 2*pad, W + 2*pad); IN/OUT img (C, H, W): adds the inside of `padded`.
@@ -335,14 +318,14 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
     with nogil:
         for n in range(n0, n1):
             if padded == NULL:
-                col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], &dx[n, 0, 0, 0], C, H, W, FH, FW, stride,
-                             OH, OW)
+                windows_image(&dx[n, 0, 0, 0], <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
+                              stride, OH, OW, True)  # (reads col only)
             else:
                 # Each input pixel's windows are summed from +0.0 in the scratch, in the order
                 # they would be added to dx itself, then added to dx (zeros in fastdl/fast.py).
                 memset(padded, 0, C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
-                col2im_image(&col[0, 0] + (n - n0) * P, col.shape[1], padded, C, H + 2 * pad, W + 2 * pad,
-                             FH, FW, stride, OH, OW)
+                windows_image(padded, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad,
+                              W + 2 * pad, FH, FW, stride, OH, OW, True)
                 add_inside(padded, &dx[n, 0, 0, 0], C, H, W, pad)
         free(padded)
 
