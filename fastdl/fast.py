@@ -9,7 +9,7 @@ mode is by then.
 Fast mode computes in the layer's dtype (``dtype=`` of the network:
 float32 or float64) without materialising ``col``: the batch goes through
 in blocks of images whose rows of ``col`` fit in cache (see
-``fastdl/_kernels/fastconv.pyx``), and the block's ``col`` is unfolded
+``fastdl/_kernels/fastconv.pxi``), and the block's ``col`` is unfolded
 again in the backward pass instead of being kept. After a fast forward
 pass, ``Convolution.col`` is ``None`` (``col_W`` is kept, a view of
 ``W``) and ``Pooling.arg_max`` is ``None`` (the positions are kept in a
@@ -22,8 +22,9 @@ import numpy as np
 
 from fastdl import _backend, layers
 from fastdl._mode import is_fast
+from fastdl._pool import pooled
 
-_fastconv = _backend.load("fastconv")
+_fastconv = _backend.load_fastest("fastconv")
 
 # Window positions per block: a block's col, (144, 512) float32 for
 # DeepConvNet's second layer, is 288 KB, in the core's L2 cache while BLAS
@@ -132,6 +133,7 @@ class Convolution(layers.Convolution):
         else:
             self._fast_backward(dout, False)
 
+    @pooled
     def _fast_forward(self, x: np.ndarray, relu: bool = False, pool: Pooling | None = None) -> np.ndarray | None:
         W, b = self.W, self.b
         dtype = _compute_dtype(self)
@@ -185,6 +187,7 @@ class Convolution(layers.Convolution):
         self._fast = state
         return out
 
+    @pooled
     def _fast_backward(self, dout: np.ndarray, want_dx: bool) -> np.ndarray | bool:
         """``dx`` (or ``True`` without ``want_dx``) after setting ``dW`` and ``db``."""
         state = self._fast

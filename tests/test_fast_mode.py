@@ -1,6 +1,7 @@
 """Fast mode against the book's float64 classes (the reference): the stated tolerances,
 training accuracy, the gradient check, determinism, bad input, threads and fork."""
 import functools
+import importlib
 import os
 import subprocess
 import sys
@@ -12,14 +13,23 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastdl
-from fastdl import fast, nets
+from fastdl import _backend, fast, nets
 from fastdl import reference as ref
-from fastdl._kernels import fastconv
 from fastdl.datasets import load_mnist
 from fastdl.optim import Adam
 from tests.training import accuracy_after_training
 
 NETS = ["SimpleConvNet", "DeepConvNet"]
+
+
+@pytest.fixture(params=_backend.builds("fastconv"))
+def fastconv(request):
+    """Each build of the fast kernels this CPU runs (the baseline, and the AVX2 one where it has AVX2)."""
+    return importlib.import_module(f"fastdl._kernels.{request.param}")
+
+
+def test_fast_layers_use_the_fastest_build():
+    assert fast._fastconv.__name__ == f"fastdl._kernels.{_backend.builds('fastconv')[-1]}"
 
 
 def _rel(a, b):
@@ -281,7 +291,7 @@ def test_fast_outputs_are_never_written_again():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("masked", [True, False])
-def test_gradient_block_masks_and_sums(dtype, masked):
+def test_gradient_block_masks_and_sums(fastconv, dtype, masked):
     """The fused ReLU's mask: 0 where the output is <= 0 (-0.0 too), the gradient where it is NaN."""
     rng = np.random.default_rng(3)
     dout = rng.standard_normal((3, 2, 7)).astype(dtype)  # 7 positions: the sum's tail after runs of 4
@@ -318,6 +328,33 @@ def test_pooling_nan_and_ties_and_declines():
         pool.backward(np.ones((1, 1, 3, 2)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [2, 14, 16, 30, 160])  # 160: windows in runs of 64, then 16
+def test_two_by_two_pooling_matches_the_reference(fastconv, dtype, width):
+    """The book's 2x2 pooling, whose rows run vectorised unless a window may hold a NaN:
+    the same maxima and first arg-max as the reference with NaN, inf, -inf, -0.0 and ties."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-3, 4, (2, 3, 6, width)).astype(dtype)  # small integers: many ties
+    special = rng.random(x.shape)
+    x[special < 0.02] = np.nan
+    x[(special > 0.02) & (special < 0.04)] = np.inf
+    x[(special > 0.04) & (special < 0.06)] = -np.inf
+    x[(special > 0.06) & (special < 0.1)] = -0.0
+    x[0, 1] = rng.standard_normal(x.shape[2:])  # rows without NaN, and one all ties
+    x[1, 2] = 1.0
+    exact = ref.Pooling(2, 2, stride=2)
+    expected = exact.forward(x)
+    out, arg = fastconv.pool_forward(x, 2, 2, 2)
+    assert np.array_equal(out, expected, equal_nan=True)
+    assert np.array_equal(arg.transpose(0, 2, 3, 1).ravel(), exact.arg_max)  # the book's rows: (n, y, x, c)
+    prod = x.transpose(1, 0, 2, 3).reshape(3, -1).copy()  # the fused layer's input, as a product
+    fused, fused_arg = np.empty_like(out), np.empty_like(arg)
+    fastconv.bias_relu_pool_block(prod, np.zeros(3, dtype), 0, 6, width, 2, 2, 2, fused, fused_arg)
+    relu = ref.Pooling(2, 2, stride=2)
+    assert np.array_equal(fused, relu.forward(np.where(x <= 0, 0, x)), equal_nan=True)
+    assert np.array_equal(fused_arg.transpose(0, 2, 3, 1).ravel(), relu.arg_max)
+
+
 def test_overlapping_pooling_matches_the_reference():
     x = np.random.default_rng(2).random((2, 3, 7, 7))
     dout = np.random.default_rng(3).random((2, 3, 3, 3))
@@ -349,7 +386,7 @@ def test_strides_and_pads_match_the_reference(stride, pad):
     assert _rel(layer.dW, exact.dW) <= 1e-14 and _rel(layer.db, exact.db) <= 1e-14
 
 
-def test_kernels_refuse_bad_arguments():
+def test_kernels_refuse_bad_arguments(fastconv):
     x = np.zeros((2, 3, 5, 5))
     col = np.zeros((27, 25))
     with pytest.raises(ValueError, match="block"):
@@ -389,7 +426,7 @@ def test_kernels_refuse_bad_arguments():
                           # wide enough for im2col's whole-image copies (stride 1, as wide as the input)
                           (13, 12, 3, 3, 1, 1), (3, 14, 5, 5, 1, 2), (12, 12, 1, 1, 1, 0), (4, 16, 5, 3, 1, 1)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_im2col_and_col2im_blocks_against_the_reference(H, W, FH, FW, stride, pad, dtype):
+def test_im2col_and_col2im_blocks_against_the_reference(fastconv, H, W, FH, FW, stride, pad, dtype):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 2, H, W)).astype(dtype)
     expected = ref.im2col(x, FH, FW, stride, pad)  # rows (n, oy, ox), columns (c, y, x)

@@ -1,0 +1,533 @@
+# Design: fast mode's convolution and max pooling (docs/SPEC.md, "Fast
+# mode"), in the dtype of the network (float32 or float64), never
+# materialising the whole `col`.
+#
+# - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
+#   outputs of one filter offset is then one contiguous copy (the book's
+#   row layout makes it a copy of FW elements).
+# - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
+#   cache (about 512 window positions): im2col_block unfolds a block into
+#   a scratch matrix and one BLAS product per block gives the block's
+#   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
+#   rather than keeping it (the whole `col` is the largest array of the
+#   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
+#   (masked by a fused ReLU, summing `db` in float64), and col2im_block adds
+#   the block's `dcol` (W.T @ dout) into `dx`.
+# - A padded image is copied once into a scratch with its border of zeros,
+#   so that unfolding and folding it back are plain runs of OW copies or
+#   sums, with no test for the border (col2im sums into the scratch, then
+#   adds its inside to `dx`). Wide stride-1 rows as wide as the image skip
+#   the scratch: a filter offset's whole row of `col` is one shifted copy.
+# - Sums run in a fixed order for a given batch and block size, so results
+#   are deterministic; they differ from the exact path's by rounding only.
+# - Max pooling keeps each window's first arg-max as a uint8 offset inside
+#   the window (NaN counts as the maximum), in the output's layout: an
+#   eighth of the exact path's intp `arg_max`. The book's 2x2 windows are
+#   compared with `>` alone, which vectorises (fastdl_pool22): a row of
+#   windows where one may hold a NaN is done again by np.argmax's rule.
+# - Convolution + ReLU + pooling fused (bias_relu_pool_block): the block's
+#   product, still in cache, gets the bias and the ReLU in place and is
+#   pooled at once, so the convolution's output is never stored; backward
+#   (pool_gradient_block) scatters the pooled gradient straight into the
+#   block's (FN, n*OH*OW) gradient matrix.
+#
+# Single-threaded: the matrix products (BLAS) are the step's bulk and use
+# BLAS's threads. The `def` wrappers validate shapes and ranges before
+# `nogil`; fastdl/fast.py decides what reaches them.
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+cimport numpy as cnp
+
+import numpy as np
+
+cnp.import_array()
+
+ctypedef fused real_t:
+    float
+    double
+
+cdef extern from *:
+    # Runs the compiler vectorises without first checking whether they
+    # overlap (they never do: one is in a scratch matrix): a copy, a sum,
+    # and the ReLU's mask (0 where the gate is <= 0; a NaN gate lets s through;
+    # s read whatever the gate, so that the mask is a select, not a branch).
+    """
+    #if defined(__GNUC__) && !defined(__clang__)
+    /* gcc would turn the copy into a call of memcpy, slower for runs of a few elements */
+    #define FASTDL_INLINE_LOOP __attribute__((optimize("no-tree-loop-distribute-patterns")))
+    #else
+    #define FASTDL_INLINE_LOOP
+    #endif
+    #define FASTDL_RUNS(T) \
+        static inline FASTDL_INLINE_LOOP void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i]; } \
+        static inline void fastdl_add_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; } \
+        static inline void fastdl_mask_##T(T *__restrict__ d, const T *__restrict__ s, \
+                                           const T *__restrict__ g, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) { T v = s[i]; d[i] = g[i] <= 0 ? (T)0 : v; } }
+    FASTDL_RUNS(float)
+    FASTDL_RUNS(double)
+    /* 2x2 max pooling of one row of windows (rows r0, r1): each window's maximum and its offset, by `>` only,
+       so that it vectorises; returns whether a window may hold a NaN (a sum is NaN), where `>` is not
+       np.argmax's rule. The offsets are first kept as integers of T's width (I), 64 windows at a time:
+       uint8 lanes would make a vector as many windows as the book's rows are wide, or more. */
+    #define FASTDL_POOL22(T, I) \
+        static inline int fastdl_pool22_##T(const T *__restrict__ r0, const T *__restrict__ r1, Py_ssize_t n, \
+                                            T *__restrict__ out, unsigned char *__restrict__ arg) { \
+            int nan = 0; \
+            I best[64]; \
+            for (Py_ssize_t i0 = 0; i0 < n; i0 += 64) { \
+                Py_ssize_t k = n - i0 < 64 ? n - i0 : 64, i; \
+                for (i = 0; i < k; i++) { \
+                    Py_ssize_t x = 2 * (i0 + i); \
+                    T a = r0[x], b = r0[x + 1], c = r1[x], d = r1[x + 1], m = a, s; \
+                    I bi = 0; \
+                    if (b > m) { m = b; bi = 1; } \
+                    if (c > m) { m = c; bi = 2; } \
+                    if (d > m) { m = d; bi = 3; } \
+                    s = (a + b) + (c + d); \
+                    nan |= s != s; \
+                    out[i0 + i] = m; \
+                    best[i] = bi; } \
+                for (i = 0; i < k; i++) arg[i0 + i] = (unsigned char)best[i]; } \
+            return nan; }
+    FASTDL_POOL22(float, int)
+    FASTDL_POOL22(double, long long)
+    """
+    void copy_float "fastdl_copy_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
+    void copy_double "fastdl_copy_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+    void add_float "fastdl_add_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
+    void add_double "fastdl_add_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+    void mask_float "fastdl_mask_float"(float* dst, const float* src, const float* gate, Py_ssize_t n) noexcept nogil
+    void mask_double "fastdl_mask_double"(double* dst, const double* src, const double* gate,
+                                          Py_ssize_t n) noexcept nogil
+    bint pool22_float "fastdl_pool22_float"(const float* r0, const float* r1, Py_ssize_t n, float* out,
+                                            unsigned char* arg) noexcept nogil
+    bint pool22_double "fastdl_pool22_double"(const double* r0, const double* r1, Py_ssize_t n, double* out,
+                                              unsigned char* arg) noexcept nogil
+
+
+cdef enum:
+    # The narrowest image whose filter offsets im2col copies whole (im2col_shifted).
+    WIDE_ROW = 12
+
+
+cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t window, Py_ssize_t stride,
+                                Py_ssize_t pad) noexcept nogil:
+    return (size + 2 * pad - window) // stride + 1
+
+
+def _check_block(Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t N):
+    if not 0 <= n0 < n1 <= N:
+        raise ValueError(f"block [{n0}, {n1}) is not a non-empty range of the batch of {N}")
+
+
+def _check_geometry(Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    if FH < 1 or FW < 1 or stride < 1 or pad < 0 or H + 2 * pad < FH or W + 2 * pad < FW:
+        raise ValueError("window, stride or pad describe no window inside the padded image")
+
+
+def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t n0, Py_ssize_t n1,
+               Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t rows, Py_ssize_t cols):
+    """``(OH, OW)`` after checking a block's range, the geometry and its `col`'s shape ``(rows, cols)``."""
+    _check_block(n0, n1, N)
+    _check_geometry(H, W, FH, FW, stride, pad)
+    OH, OW = out_size(H, FH, stride, pad), out_size(W, FW, stride, pad)
+    if rows != C * FH * FW or cols != (n1 - n0) * OH * OW:
+        raise ValueError(f"col has shape ({rows}, {cols}), needs ({C * FH * FW}, {(n1 - n0) * OH * OW})")
+    return OH, OW
+
+
+cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                    Py_ssize_t pad) noexcept nogil:
+    # IN img (C, H, W); OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
+    cdef Py_ssize_t WP = W + 2 * pad, c, iy, x
+    cdef real_t* row
+    for c in range(C):
+        memset(padded, 0, pad * WP * sizeof(real_t))
+        row = padded + pad * WP
+        for iy in range(H):
+            for x in range(pad):  # a few elements: a loop, not a call of memset
+                row[x] = 0
+                row[pad + W + x] = 0
+            memcpy(row + pad, img + (c * H + iy) * W, W * sizeof(real_t))
+            row += WP
+        memset(row, 0, pad * WP * sizeof(real_t))
+        padded = row + pad * WP
+
+
+cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP, Py_ssize_t WP,
+                        Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t OH, Py_ssize_t OW,
+                        bint fold) noexcept nogil:
+    # img (C, HP, WP), padded; col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
+    # `col` transposed, so that each run of OW outputs is a run of one row of the image.
+    # Unfold (im2col: OUT col, IN img) or, with `fold`, add each window back (col2im: IN col, IN/OUT img).
+    cdef Py_ssize_t c, y, x, _oy, ox
+    cdef real_t* at_img
+    cdef real_t* at_col
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                at_img = img + (c * HP + y) * WP + x
+                at_col = col + ((c * FH + y) * FW + x) * ld
+                for _oy in range(OH):
+                    if fold and stride == 1:
+                        if real_t is float:
+                            add_float(at_img, at_col, OW)
+                        else:
+                            add_double(at_img, at_col, OW)
+                    elif fold:
+                        for ox in range(OW):
+                            at_img[ox * stride] += at_col[ox]
+                    elif stride == 1:
+                        if real_t is float:
+                            copy_float(at_col, at_img, OW)
+                        else:
+                            copy_double(at_col, at_img, OW)
+                    else:
+                        for ox in range(OW):
+                            at_col[ox] = at_img[ox * stride]
+                    at_img += stride * WP
+                    at_col += OW
+
+
+cdef void im2col_shifted(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                         Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad) noexcept nogil:
+    # windows_image's unfolding of a stride-1 window whose output is as wide as the unpadded IN img (C, H, W):
+    # a filter offset's row of `col` is then the image shifted by (y - pad, x - pad), one copy,
+    # with zeros where a window row or column falls outside the image (the copy wrapped there).
+    cdef Py_ssize_t OH = H + 2 * pad - FH + 1
+    cdef Py_ssize_t c, y, x, oy, ox, lo, hi, oy_lo, oy_hi, start, length
+    cdef real_t* dst
+    for c in range(C):
+        for y in range(FH):
+            for x in range(FW):
+                dst = col + ((c * FH + y) * FW + x) * ld
+                lo = min(max(pad - x, 0), W)  # the valid output columns: lo <= ox < hi
+                hi = max(min(W + pad - x, W), lo)
+                oy_lo = min(max(pad - y, 0), OH)
+                oy_hi = max(min(H + pad - y, OH), oy_lo)
+                memset(dst, 0, oy_lo * W * sizeof(real_t))
+                memset(dst + oy_hi * W, 0, (OH - oy_hi) * W * sizeof(real_t))
+                start = oy_lo * W + lo
+                length = (oy_hi - oy_lo) * W - lo - (W - hi)
+                if oy_hi > oy_lo and length > 0:
+                    memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
+                           length * sizeof(real_t))
+                    for oy in range(oy_lo, oy_hi):
+                        for ox in range(lo):
+                            dst[oy * W + ox] = 0
+                        for ox in range(hi, W):
+                            dst[oy * W + ox] = 0
+                elif oy_hi > oy_lo:
+                    memset(dst + oy_lo * W, 0, (oy_hi - oy_lo) * W * sizeof(real_t))
+
+
+cdef real_t* padding_scratch(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, real_t* of_type) except? NULL:
+    """A padded image's memory (C, H + 2*pad, W + 2*pad) for the caller to free, or NULL without ``pad``.
+
+    ``of_type`` only selects the element type.
+    """
+    if pad == 0:
+        return NULL
+    cdef real_t* scratch = <real_t*>malloc(C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
+    if scratch == NULL:
+        raise MemoryError()
+    return scratch
+
+
+def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
+                 Py_ssize_t stride, Py_ssize_t pad, real_t[:, ::1] col):
+    """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col``, transposed.
+
+    IN x (N, C, H, W); OUT col (C*FH*FW, (n1-n0)*OH*OW): ``col[(c, y, x), (n-n0, oy, ox)]``.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
+    cdef Py_ssize_t P = OH * OW
+    # Wide rows: one copy per filter offset beats a copy per row of it (DeepConvNet's 28 and 14
+    # wide images); narrow ones (8 wide) or other windows read a padded copy of the image.
+    cdef bint shifted = stride == 1 and OW == W and W >= WIDE_ROW
+    cdef real_t* padded = NULL if shifted else padding_scratch(C, H, W, pad, &col[0, 0])
+    with nogil:
+        for n in range(n0, n1):
+            if shifted:
+                im2col_shifted(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, pad)
+            elif padded == NULL:
+                windows_image(<real_t*>&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
+                              stride, OH, OW, False)  # (reads x only)
+            else:
+                pad_image(&x[n, 0, 0, 0], padded, C, H, W, pad)
+                windows_image(padded, &col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, W + 2 * pad,
+                              FH, FW, stride, OH, OW, False)
+        free(padded)
+
+
+cdef inline double run_sum(const real_t* run, Py_ssize_t n) noexcept nogil:
+    # The sum of a run in float64: four partial sums of every fourth element, then
+    # (s0 + s1) + (s2 + s3), a fixed order with four independent chains of additions.
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i = 0
+    while i + 4 <= n:
+        s0 += run[i]
+        s1 += run[i + 1]
+        s2 += run[i + 2]
+        s3 += run[i + 3]
+        i += 4
+    while i < n:
+        s0 += run[i]
+        i += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double gradient_run(real_t* dst, const real_t* src, const real_t* gate, bint masked,
+                                Py_ssize_t n) noexcept nogil:
+    # OUT dst = src, 0 where `masked` and gate <= 0 (a NaN gate lets src through); returns its run_sum.
+    # The copy and the sum are separate loops: the copy vectorises (a compare and a mask, no branch).
+    if masked:
+        if real_t is float:
+            mask_float(dst, src, gate, n)
+        else:
+            mask_double(dst, src, gate, n)
+    elif real_t is float:
+        copy_float(dst, src, n)
+    else:
+        copy_double(dst, src, n)
+    return run_sum(dst, n)
+
+
+def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
+                   Py_ssize_t n0, Py_ssize_t n1, real_t[:, ::1] block, double[::1] db):
+    """Images ``n0..n1-1`` of ``dout`` as the block's ``(FN, n*P)`` matrix; their sum over images and positions added to ``db``.
+
+    IN dout (N, FN, P), relu_out (N, FN, P): where ``masked``, the entries
+    whose ``relu_out`` is ``<= 0`` count as 0 (a fused ReLU's backward; a
+    NaN output lets the gradient through, as the book's mask does);
+    OUT block (FN, (n1-n0)*P); IN/OUT db (FN,) float64.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f
+    cdef double s
+    _check_block(n0, n1, N)
+    if (relu_out.shape[0] != N or relu_out.shape[1] != FN or relu_out.shape[2] != P or block.shape[0] != FN
+            or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, relu_out, block and db do not fit together")
+    with nogil:
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                s += gradient_run(&block[f, 0] + (n - n0) * P, &dout[n, f, 0], &relu_out[n, f, 0], masked, P)
+            db[f] += s
+
+
+cdef void add_inside(const real_t* padded, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                     Py_ssize_t pad) noexcept nogil:
+    # IN padded (C, H + 2*pad, W + 2*pad); IN/OUT img (C, H, W): adds the inside of `padded`.
+    cdef Py_ssize_t WP = W + 2 * pad, c, _iy
+    cdef const real_t* src
+    for c in range(C):
+        src = padded + (c * (H + 2 * pad) + pad) * WP + pad
+        for _iy in range(H):
+            if real_t is float:
+                add_float(img, src, W)
+            else:
+                add_double(img, src, W)
+            img += W
+            src += WP
+
+
+def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
+                 Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
+    """Add the windows in ``col`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
+
+    IN col (C*FH*FW, (n1-n0)*OH*OW); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, OH, OW
+    OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
+    cdef Py_ssize_t P = OH * OW
+    cdef real_t* padded = padding_scratch(C, H, W, pad, &dx[0, 0, 0, 0])
+    with nogil:
+        for n in range(n0, n1):
+            if padded == NULL:
+                windows_image(&dx[n, 0, 0, 0], <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
+                              stride, OH, OW, True)  # (reads col only)
+            else:
+                # Each input pixel's windows are summed from +0.0 in the scratch, in the order
+                # they would be added to dx itself, then added to dx (zeros in fastdl/fast.py).
+                memset(padded, 0, C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
+                windows_image(padded, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad,
+                              W + 2 * pad, FH, FW, stride, OH, OW, True)
+                add_inside(padded, &dx[n, 0, 0, 0], C, H, W, pad)
+        free(padded)
+
+
+cdef inline bint takes(real_t v, real_t m) noexcept nogil:
+    # v replaces the maximum so far m: larger, or the first NaN (np.argmax's rule)
+    return (v > m) | ((v != v) & (m == m))
+
+
+cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w,
+                   Py_ssize_t stride, real_t* out, unsigned char* arg) noexcept nogil:
+    # IN row: the window's first input row, of W pixels (pool_h rows follow, W apart);
+    # OUT out (OW,), arg (OW,): each window's first maximum and its offset y*pool_w + x
+    cdef Py_ssize_t ox, y, x
+    cdef real_t m, v
+    cdef unsigned char best
+    if pool_h == 2 and pool_w == 2 and stride == 2:  # the book's networks' pooling, vectorised
+        if real_t is float:
+            if not pool22_float(row, row + W, OW, out, arg):
+                return
+        elif not pool22_double(row, row + W, OW, out, arg):
+            return
+        # a NaN (or inf - inf) in some window: the rule below, which np.argmax's is
+    for ox in range(OW):
+        m = row[ox * stride]
+        best = 0
+        for y in range(pool_h):
+            for x in range(pool_w):
+                v = row[y * W + ox * stride + x]
+                if takes(v, m):
+                    m = v
+                    best = <unsigned char>(y * pool_w + x)
+        out[ox] = m
+        arg[ox] = best
+
+
+def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, Py_ssize_t OH, Py_ssize_t OW,
+                         Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                         real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
+    """Convolution + bias + ReLU + max pooling of a block: pool each image's ``max(0, prod + b)``.
+
+    IN/OUT prod (FN, nb*OH*OW): the block's convolution, which gets the bias
+    and the ReLU in place (a NaN stays, as the book's mask keeps it);
+    b (FN,); OUT out (N, FN, PH, PW) and arg (same shape, uint8) for images
+    ``n0..n0+nb-1``, as ``pool_forward`` computes them.
+    """
+    cdef Py_ssize_t FN = prod.shape[0], P = OH * OW, f, n, i, py
+    cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
+    cdef Py_ssize_t PH = out.shape[2], PW = out.shape[3]
+    cdef real_t* plane
+    cdef real_t v, bias
+    if (P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
+            or not 0 <= n0 <= out.shape[0] - nb or pool_h < 1 or pool_w < 1 or stride < 1
+            or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or arg.shape[0] != out.shape[0] or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW):
+        raise ValueError("prod, b, out and arg do not fit together")
+    with nogil:
+        for f in range(FN):
+            bias = b[f]
+            for n in range(nb):
+                plane = &prod[f, 0] + n * P
+                for i in range(P):
+                    v = plane[i] + bias
+                    plane[i] = 0 if v <= 0 else v
+                for py in range(PH):
+                    pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
+                             &out[n0 + n, f, py, 0], &arg[n0 + n, f, py, 0])
+
+
+def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, ::1] pooled,
+                        const unsigned char[:, :, :, ::1] arg, Py_ssize_t n0, Py_ssize_t n1,
+                        Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                        real_t[:, ::1] block, double[::1] db):
+    """The backward of ``bias_relu_pool_block`` for images ``n0..n1-1``, as ``gradient_block`` lays it out.
+
+    IN dout, pooled, arg (N, FN, PH, PW): each ``dout`` value (0 where the
+    pooled output is ``<= 0``: the ReLU's mask) goes to its window's maximum;
+    OUT block (FN, (n1-n0)*OH*OW), zero elsewhere (overlapping windows add);
+    IN/OUT db (FN,) float64 += the block's sums.
+    """
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], PH = dout.shape[2], PW = dout.shape[3]
+    cdef Py_ssize_t P = OH * OW, f, n, py, px, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef double s
+    cdef real_t g
+    cdef real_t* dst
+    cdef bint bad = False
+    _check_block(n0, n1, N)
+    if (pooled.shape[0] != N or pooled.shape[1] != FN or pooled.shape[2] != PH or pooled.shape[3] != PW
+            or arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW
+            or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
+            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
+            or block.shape[0] != FN or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+        raise ValueError("dout, pooled, arg, block and db do not fit together")
+    with nogil:
+        for i in range(n0 * FN * PH * PW, n1 * FN * PH * PW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    cdef Py_ssize_t offset[256]  # a window's offset `a` as a position in the image: no division per value
+    for a in range(window):
+        offset[a] = (a // pool_w) * OW + a % pool_w
+    with nogil:
+        memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
+        for f in range(FN):
+            s = 0.0
+            for n in range(n0, n1):
+                dst = &block[f, 0] + (n - n0) * P
+                for py in range(PH):
+                    for px in range(PW):
+                        g = dout[n, f, py, px]
+                        g = 0 if pooled[n, f, py, px] <= 0 else g  # both read first: a select, not a branch
+                        dst[py * stride * OW + px * stride + offset[arg[n, f, py, px]]] += g
+                        s += g
+            db[f] += s
+
+
+def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Max pooling without padding: ``(out, arg)``, ``arg`` the first maximum's offset ``y*pool_w + x`` (uint8).
+
+    IN x (N, C, H, W); OUT out (N, C, OH, OW) of x's dtype, arg (N, C, OH, OW) uint8.
+    A NaN counts as the maximum. Windows of more than 255 elements are refused (ValueError).
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    if pool_h * pool_w > 255:
+        raise ValueError("pooling windows of more than 255 elements")
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    dtype = np.float32 if real_t is float else np.float64
+    out_ = np.empty((N, C, OH, OW), dtype=dtype)
+    arg_ = np.empty((N, C, OH, OW), dtype=np.uint8)
+    cdef real_t[:, :, :, ::1] out = out_
+    cdef unsigned char[:, :, :, ::1] arg = arg_
+    cdef Py_ssize_t plane, oy
+    cdef Py_ssize_t planes = N * C
+    with nogil:
+        for plane in range(planes):
+            for oy in range(OH):
+                pool_row(&x[0, 0, 0, 0] + (plane * H + oy * stride) * W, W, OW, pool_h, pool_w, stride,
+                         &out[0, 0, 0, 0] + (plane * OH + oy) * OW, &arg[0, 0, 0, 0] + (plane * OH + oy) * OW)
+    return out_, arg_
+
+
+def pool_backward(const real_t[:, :, :, ::1] dout, const unsigned char[:, :, :, ::1] arg,
+                  real_t[:, :, :, ::1] dx, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """Add each ``dout`` value into its window's maximum in ``dx`` (zeros on entry; overlapping windows add).
+
+    IN dout (N, C, OH, OW), arg (same shape, uint8); IN/OUT dx (N, C, H, W).
+    """
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
+    _check_geometry(H, W, pool_h, pool_w, stride, 0)
+    cdef Py_ssize_t OH = out_size(H, pool_h, stride, 0), OW = out_size(W, pool_w, stride, 0)
+    if (dout.shape[0] != N or dout.shape[1] != C or dout.shape[2] != OH or dout.shape[3] != OW
+            or arg.shape[0] != N or arg.shape[1] != C or arg.shape[2] != OH or arg.shape[3] != OW):
+        raise ValueError("dout, arg and dx do not fit together")
+    cdef Py_ssize_t n, c, oy, ox, a, i
+    cdef Py_ssize_t window = pool_h * pool_w
+    cdef bint bad = False
+    with nogil:
+        for i in range(N * C * OH * OW):  # validate the offsets before writing
+            if (&arg[0, 0, 0, 0])[i] >= window:
+                bad = True
+    if bad:
+        raise ValueError("arg holds an offset outside the window")
+    with nogil:
+        for n in range(N):
+            for c in range(C):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        a = arg[n, c, oy, ox]
+                        dx[n, c, oy * stride + a // pool_w, ox * stride + a % pool_w] += dout[n, c, oy, ox]
