@@ -62,13 +62,35 @@ cdef extern from *:
     #define FASTDL_RUNS(T) \
         static inline FASTDL_INLINE_LOOP void fastdl_copy_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i]; } \
-        static inline void fastdl_add_##T(T *__restrict__ d, const T *__restrict__ s, Py_ssize_t n) { \
-            for (Py_ssize_t i = 0; i < n; i++) d[i] += s[i]; } \
         static inline void fastdl_mask_##T(T *__restrict__ d, const T *__restrict__ s, \
                                            const T *__restrict__ g, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) { T v = s[i]; d[i] = g[i] <= 0 ? (T)0 : v; } }
     FASTDL_RUNS(float)
     FASTDL_RUNS(double)
+    /* `rows` runs of n elements from s to d (each ld_s and ld_d apart): copied, or added into d. Runs of
+       n >= 8 go in blocks of 8 elements, which compile to whole vectors; a copy's last block overlaps the
+       one before where 8 does not divide n, so that it has no loop's tail either */
+    #define FASTDL_ROWS(T) \
+        static inline void fastdl_copy_rows_##T(T *__restrict__ d, Py_ssize_t ld_d, const T *__restrict__ s, \
+                                                Py_ssize_t ld_s, Py_ssize_t rows, Py_ssize_t n) { \
+            Py_ssize_t r, i, k; \
+            for (r = 0; r < rows; r++, d += ld_d, s += ld_s) { \
+                if (n < 8) { \
+                    for (i = 0; i < n; i++) d[i] = s[i]; \
+                    continue; } \
+                for (i = 0; i + 8 <= n; i += 8) \
+                    for (k = 0; k < 8; k++) d[i + k] = s[i + k]; \
+                if (i < n) \
+                    for (k = n - 8; k < n; k++) d[k] = s[k]; } } \
+        static inline void fastdl_add_rows_##T(T *__restrict__ d, Py_ssize_t ld_d, const T *__restrict__ s, \
+                                               Py_ssize_t ld_s, Py_ssize_t rows, Py_ssize_t n) { \
+            Py_ssize_t r, i, k; \
+            for (r = 0; r < rows; r++, d += ld_d, s += ld_s) { \
+                for (i = 0; i + 8 <= n; i += 8) \
+                    for (k = 0; k < 8; k++) d[i + k] += s[i + k]; \
+                for (; i < n; i++) d[i] += s[i]; } }
+    FASTDL_ROWS(float)
+    FASTDL_ROWS(double)
     /* 2x2 max pooling of one row of windows (rows r0, r1): each window's maximum and its offset, by `>` only,
        so that it vectorises; returns whether a window may hold a NaN (a sum is NaN), where `>` is not
        np.argmax's rule. The offsets are first kept as integers of T's width (I), 64 windows at a time:
@@ -98,8 +120,14 @@ cdef extern from *:
     """
     void copy_float "fastdl_copy_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
     void copy_double "fastdl_copy_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
-    void add_float "fastdl_add_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
-    void add_double "fastdl_add_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
+    void copy_rows_float "fastdl_copy_rows_float"(float* dst, Py_ssize_t ld_dst, const float* src, Py_ssize_t ld_src,
+                                                  Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+    void copy_rows_double "fastdl_copy_rows_double"(double* dst, Py_ssize_t ld_dst, const double* src,
+                                                    Py_ssize_t ld_src, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+    void add_rows_float "fastdl_add_rows_float"(float* dst, Py_ssize_t ld_dst, const float* src, Py_ssize_t ld_src,
+                                                Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+    void add_rows_double "fastdl_add_rows_double"(double* dst, Py_ssize_t ld_dst, const double* src,
+                                                  Py_ssize_t ld_src, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
     void mask_float "fastdl_mask_float"(float* dst, const float* src, const float* gate, Py_ssize_t n) noexcept nogil
     void mask_double "fastdl_mask_double"(double* dst, const double* src, const double* gate,
                                           Py_ssize_t n) noexcept nogil
@@ -172,22 +200,22 @@ cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, P
             for x in range(FW):
                 at_img = img + (c * HP + y) * WP + x
                 at_col = col + ((c * FH + y) * FW + x) * ld
-                for _oy in range(OH):
-                    if fold and stride == 1:
-                        if real_t is float:
-                            add_float(at_img, at_col, OW)
+                if stride == 1:  # runs of OW, WP apart in the image, one after another in `col`
+                    if real_t is float:
+                        if fold:
+                            add_rows_float(at_img, WP, at_col, OW, OH, OW)
                         else:
-                            add_double(at_img, at_col, OW)
+                            copy_rows_float(at_col, OW, at_img, WP, OH, OW)
                     elif fold:
-                        for ox in range(OW):
-                            at_img[ox * stride] += at_col[ox]
-                    elif stride == 1:
-                        if real_t is float:
-                            copy_float(at_col, at_img, OW)
-                        else:
-                            copy_double(at_col, at_img, OW)
+                        add_rows_double(at_img, WP, at_col, OW, OH, OW)
                     else:
-                        for ox in range(OW):
+                        copy_rows_double(at_col, OW, at_img, WP, OH, OW)
+                    continue
+                for _oy in range(OH):
+                    for ox in range(OW):
+                        if fold:
+                            at_img[ox * stride] += at_col[ox]
+                        else:
                             at_col[ox] = at_img[ox * stride]
                     at_img += stride * WP
                     at_col += OW
@@ -324,17 +352,12 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
 cdef void add_inside(const real_t* padded, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                      Py_ssize_t pad) noexcept nogil:
     # IN padded (C, H + 2*pad, W + 2*pad); IN/OUT img (C, H, W): adds the inside of `padded`.
-    cdef Py_ssize_t WP = W + 2 * pad, c, _iy
-    cdef const real_t* src
+    cdef Py_ssize_t WP = W + 2 * pad, c
     for c in range(C):
-        src = padded + (c * (H + 2 * pad) + pad) * WP + pad
-        for _iy in range(H):
-            if real_t is float:
-                add_float(img, src, W)
-            else:
-                add_double(img, src, W)
-            img += W
-            src += WP
+        if real_t is float:
+            add_rows_float(img + c * H * W, W, padded + (c * (H + 2 * pad) + pad) * WP + pad, WP, H, W)
+        else:
+            add_rows_double(img + c * H * W, W, padded + (c * (H + 2 * pad) + pad) * WP + pad, WP, H, W)
 
 
 def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
