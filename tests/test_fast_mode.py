@@ -423,8 +423,9 @@ def test_kernels_refuse_bad_arguments(fastconv):
 @pytest.mark.parametrize(("H", "W", "FH", "FW", "stride", "pad"),
                          [(5, 5, 3, 3, 1, 1), (6, 4, 3, 5, 1, 2), (4, 4, 1, 1, 1, 0), (3, 7, 5, 3, 1, 1),
                           (2, 5, 5, 5, 1, 2), (7, 9, 3, 4, 2, 1), (6, 6, 3, 3, 1, 0),
-                          # wide enough for im2col's whole-image copies (stride 1, as wide as the input)
-                          (13, 12, 3, 3, 1, 1), (3, 14, 5, 5, 1, 2), (12, 12, 1, 1, 1, 0), (4, 16, 5, 3, 1, 1)])
+                          # stride-1 runs of 8 and more: blocks of 8, a copy's last one overlapping
+                          (8, 8, 3, 3, 1, 1), (9, 9, 3, 3, 1, 1), (13, 12, 3, 3, 1, 1), (3, 14, 5, 5, 1, 2),
+                          (12, 12, 1, 1, 1, 0), (4, 16, 5, 3, 1, 1), (5, 28, 3, 3, 1, 1)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_im2col_and_col2im_blocks_against_the_reference(fastconv, H, W, FH, FW, stride, pad, dtype):
     rng = np.random.default_rng(5)

@@ -16,8 +16,8 @@
 # - A padded image is copied once into a scratch with its border of zeros,
 #   so that unfolding and folding it back are plain runs of OW copies or
 #   sums, with no test for the border (col2im sums into the scratch, then
-#   adds its inside to `dx`). Wide stride-1 rows as wide as the image skip
-#   the scratch: a filter offset's whole row of `col` is one shifted copy.
+#   adds its inside to `dx`). Stride-1 runs go in blocks of 8 elements
+#   (copy_rows, add_rows), whole vectors for the book's widths.
 # - Sums run in a fixed order for a given batch and block size, so results
 #   are deterministic; they differ from the exact path's by rounding only.
 # - Max pooling keeps each window's first arg-max as a uint8 offset inside
@@ -137,11 +137,6 @@ cdef extern from *:
                                               unsigned char* arg) noexcept nogil
 
 
-cdef enum:
-    # The narrowest image whose filter offsets im2col copies whole (im2col_shifted).
-    WIDE_ROW = 12
-
-
 cdef inline Py_ssize_t out_size(Py_ssize_t size, Py_ssize_t window, Py_ssize_t stride,
                                 Py_ssize_t pad) noexcept nogil:
     return (size + 2 * pad - window) // stride + 1
@@ -221,38 +216,6 @@ cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, P
                     at_col += OW
 
 
-cdef void im2col_shifted(const real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
-                         Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t pad) noexcept nogil:
-    # windows_image's unfolding of a stride-1 window whose output is as wide as the unpadded IN img (C, H, W):
-    # a filter offset's row of `col` is then the image shifted by (y - pad, x - pad), one copy,
-    # with zeros where a window row or column falls outside the image (the copy wrapped there).
-    cdef Py_ssize_t OH = H + 2 * pad - FH + 1
-    cdef Py_ssize_t c, y, x, oy, ox, lo, hi, oy_lo, oy_hi, start, length
-    cdef real_t* dst
-    for c in range(C):
-        for y in range(FH):
-            for x in range(FW):
-                dst = col + ((c * FH + y) * FW + x) * ld
-                lo = min(max(pad - x, 0), W)  # the valid output columns: lo <= ox < hi
-                hi = max(min(W + pad - x, W), lo)
-                oy_lo = min(max(pad - y, 0), OH)
-                oy_hi = max(min(H + pad - y, OH), oy_lo)
-                memset(dst, 0, oy_lo * W * sizeof(real_t))
-                memset(dst + oy_hi * W, 0, (OH - oy_hi) * W * sizeof(real_t))
-                start = oy_lo * W + lo
-                length = (oy_hi - oy_lo) * W - lo - (W - hi)
-                if oy_hi > oy_lo and length > 0:
-                    memcpy(dst + start, img + c * H * W + (oy_lo + y - pad) * W + lo + x - pad,
-                           length * sizeof(real_t))
-                    for oy in range(oy_lo, oy_hi):
-                        for ox in range(lo):
-                            dst[oy * W + ox] = 0
-                        for ox in range(hi, W):
-                            dst[oy * W + ox] = 0
-                elif oy_hi > oy_lo:
-                    memset(dst + oy_lo * W, 0, (oy_hi - oy_lo) * W * sizeof(real_t))
-
-
 cdef real_t* padding_scratch(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, real_t* of_type) except? NULL:
     """A padded image's memory (C, H + 2*pad, W + 2*pad) for the caller to free, or NULL without ``pad``.
 
@@ -275,15 +238,10 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
     cdef Py_ssize_t P = OH * OW
-    # Wide rows: one copy per filter offset beats a copy per row of it (DeepConvNet's 28 and 14
-    # wide images); narrow ones (8 wide) or other windows read a padded copy of the image.
-    cdef bint shifted = stride == 1 and OW == W and W >= WIDE_ROW
-    cdef real_t* padded = NULL if shifted else padding_scratch(C, H, W, pad, &col[0, 0])
+    cdef real_t* padded = padding_scratch(C, H, W, pad, &col[0, 0])
     with nogil:
         for n in range(n0, n1):
-            if shifted:
-                im2col_shifted(&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, pad)
-            elif padded == NULL:
+            if padded == NULL:
                 windows_image(<real_t*>&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
                               stride, OH, OW, False)  # (reads x only)
             else:
