@@ -220,7 +220,7 @@ class Convolution(layers.Convolution):
         part = np.empty((K, FN), dtype=dtype)
         dW = np.zeros((K, FN))  # float64 accumulators over blocks, transposed
         db = np.zeros(FN)
-        dx = np.zeros(image.shape, dtype=dtype) if want_dx else None
+        dx = np.empty(image.shape, dtype=dtype) if want_dx else None  # every block sets its images
         for n0, n1 in blocks:
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)

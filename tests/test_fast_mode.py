@@ -355,6 +355,27 @@ def test_two_by_two_pooling_matches_the_reference(fastconv, dtype, width):
     assert np.array_equal(fused_arg.transpose(0, 2, 3, 1).ravel(), relu.arg_max)
 
 
+@pytest.mark.parametrize("size", [8, 9])  # windows that tile the 6 x 6 output, and 7 x 7 with a row and column left
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_convolution_relu_pooling_matches_the_reference(size, dtype):
+    rng = np.random.default_rng(8)
+    W, b = rng.standard_normal((4, 3, 3, 3)).astype(dtype), rng.standard_normal(4).astype(dtype)
+    x = rng.standard_normal((5, 3, size, size)).astype(dtype)
+    layers = [ref.Convolution(W, b, dtype=dtype), ref.Relu(), ref.Pooling(2, 2, stride=2, dtype=dtype)]
+    out_exact = functools.reduce(lambda a, layer: layer.forward(a), layers, x)
+    dout = rng.standard_normal(out_exact.shape).astype(dtype)
+    dx_exact = functools.reduce(lambda d, layer: layer.backward(d), layers[::-1], dout)
+    conv, relu, pool = fast.Convolution(W, b, dtype=dtype), fast.Relu(), fast.Pooling(2, 2, stride=2, dtype=dtype)
+    with fastdl.mode("fast"):
+        out = conv.forward_fused(x, relu, pool)
+        dx = conv.backward(relu.backward(pool.backward(dout)))
+    assert pool._fused and out.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 1e-14
+    assert _rel(out, out_exact) <= tol
+    for got, expected in [(dx, dx_exact), (conv.dW, layers[0].dW), (conv.db, layers[0].db)]:
+        assert _rel(got, expected) <= tol
+
+
 def test_overlapping_pooling_matches_the_reference():
     x = np.random.default_rng(2).random((2, 3, 7, 7))
     dout = np.random.default_rng(3).random((2, 3, 3, 3))
@@ -436,7 +457,8 @@ def test_im2col_and_col2im_blocks_against_the_reference(fastconv, H, W, FH, FW, 
     fastconv.im2col_block(x, 1, 3, FH, FW, stride, pad, col)
     assert np.array_equal(col, expected[P:].T)
     dcol = rng.standard_normal(col.shape).astype(dtype)
-    dx = np.zeros_like(x)
+    dx = np.full_like(x, np.nan)  # the block's images are set, not added to
+    dx[0] = 0
     fastconv.col2im_block(dcol, dx, 1, 3, FH, FW, stride, pad)
     full = np.zeros((expected.shape[0], expected.shape[1]))
     full[P:] = dcol.T

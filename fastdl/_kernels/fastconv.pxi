@@ -11,12 +11,12 @@
 #   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
 #   rather than keeping it (the whole `col` is the largest array of the
 #   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
-#   (masked by a fused ReLU, summing `db` in float64), and col2im_block adds
-#   the block's `dcol` (W.T @ dout) into `dx`.
+#   (masked by a fused ReLU, summing `db` in float64 in eight lanes), and
+#   col2im_block sets the block's images of `dx` from its `dcol` (W.T @ dout).
 # - A padded image is copied once into a scratch with its border of zeros,
 #   so that unfolding and folding it back are plain runs of OW copies or
 #   sums, with no test for the border (col2im sums into the scratch, then
-#   adds its inside to `dx`). Stride-1 runs go in blocks of 8 elements
+#   copies its inside to `dx`). Stride-1 runs go in blocks of 8 elements
 #   (copy_rows, add_rows), whole vectors for the book's widths.
 # - Sums run in a fixed order for a given batch and block size, so results
 #   are deterministic; they differ from the exact path's by rounding only.
@@ -29,13 +29,14 @@
 #   product, still in cache, gets the bias and the ReLU in place and is
 #   pooled at once, so the convolution's output is never stored; backward
 #   (pool_gradient_block) scatters the pooled gradient straight into the
-#   block's (FN, n*OH*OW) gradient matrix.
+#   block's (FN, n*OH*OW) gradient matrix (2x2 windows that tile the image
+#   write their four entries each, with bit-mask selects that vectorise).
 #
 # Single-threaded: the matrix products (BLAS) are the step's bulk and use
 # BLAS's threads. The `def` wrappers validate shapes and ranges before
 # `nogil`; fastdl/fast.py decides what reaches them.
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 cimport numpy as cnp
 
@@ -117,6 +118,48 @@ cdef extern from *:
             return nan; }
     FASTDL_POOL22(float, int)
     FASTDL_POOL22(double, long long)
+    /* Selects written as bit masks (v & -(U)test): gcc compiles `test ? v : 0` on floats to branches, which
+       random data mispredicts, and does not vectorise them. */
+    #include <stdint.h>
+    #include <string.h>
+    #define FASTDL_BITS(T, U) \
+        static inline U fastdl_bits_##T(T v) { U u; memcpy(&u, &v, sizeof u); return u; } \
+        static inline T fastdl_value_##T(U u) { T v; memcpy(&v, &u, sizeof v); return v; }
+    /* The sum in float64 of a run's values, 0 where a gate g is <= 0 (a NaN gate lets the value through)
+       where g is given: eight partial sums (vector lanes), added pairwise at the end, a fixed order. */
+    #define FASTDL_SUM(T, U) \
+        static inline double fastdl_sum_##T(const T *__restrict__ s, const T *__restrict__ g, Py_ssize_t n) { \
+            double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}; \
+            Py_ssize_t i = 0, k; \
+            if (g == NULL) { \
+                for (; i + 8 <= n; i += 8) \
+                    for (k = 0; k < 8; k++) a[k] += s[i + k]; \
+                for (k = 0; i < n; i++, k++) a[k] += s[i]; \
+            } else { \
+                for (; i + 8 <= n; i += 8) \
+                    for (k = 0; k < 8; k++) \
+                        a[k] += fastdl_value_##T(fastdl_bits_##T(s[i + k]) & -(U)!(g[i + k] <= 0)); \
+                for (k = 0; i < n; i++, k++) \
+                    a[k] += fastdl_value_##T(fastdl_bits_##T(s[i]) & -(U)!(g[i] <= 0)); } \
+            return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])); }
+    /* The backward of a row of 2x2 windows, stride 2 (rows r0, r1 of the gradient): each window's gradient
+       (0 where the pooled output p is <= 0, the ReLU's mask) at its maximum's offset a, 0 at the other three. */
+    #define FASTDL_UNPOOL22(T, U) \
+        static inline void fastdl_unpool22_##T(const T *__restrict__ g, const T *__restrict__ p, \
+                                               const unsigned char *__restrict__ a, Py_ssize_t n, \
+                                               T *__restrict__ r0, T *__restrict__ r1) { \
+            for (Py_ssize_t i = 0; i < n; i++) { \
+                U v = fastdl_bits_##T(g[i]) & -(U)!(p[i] <= 0), at = a[i]; \
+                r0[2 * i] = fastdl_value_##T(v & -(U)(at == 0)); \
+                r0[2 * i + 1] = fastdl_value_##T(v & -(U)(at == 1)); \
+                r1[2 * i] = fastdl_value_##T(v & -(U)(at == 2)); \
+                r1[2 * i + 1] = fastdl_value_##T(v & -(U)(at == 3)); } }
+    FASTDL_BITS(float, uint32_t)
+    FASTDL_BITS(double, uint64_t)
+    FASTDL_SUM(float, uint32_t)
+    FASTDL_SUM(double, uint64_t)
+    FASTDL_UNPOOL22(float, uint32_t)
+    FASTDL_UNPOOL22(double, uint64_t)
     """
     void copy_float "fastdl_copy_float"(float* dst, const float* src, Py_ssize_t n) noexcept nogil
     void copy_double "fastdl_copy_double"(double* dst, const double* src, Py_ssize_t n) noexcept nogil
@@ -131,6 +174,13 @@ cdef extern from *:
     void mask_float "fastdl_mask_float"(float* dst, const float* src, const float* gate, Py_ssize_t n) noexcept nogil
     void mask_double "fastdl_mask_double"(double* dst, const double* src, const double* gate,
                                           Py_ssize_t n) noexcept nogil
+    double sum_float "fastdl_sum_float"(const float* values, const float* gate, Py_ssize_t n) noexcept nogil
+    double sum_double "fastdl_sum_double"(const double* values, const double* gate, Py_ssize_t n) noexcept nogil
+    void unpool22_float "fastdl_unpool22_float"(const float* dout, const float* pooled, const unsigned char* arg,
+                                                Py_ssize_t n, float* r0, float* r1) noexcept nogil
+    void unpool22_double "fastdl_unpool22_double"(const double* dout, const double* pooled,
+                                                  const unsigned char* arg, Py_ssize_t n, double* r0,
+                                                  double* r1) noexcept nogil
     bint pool22_float "fastdl_pool22_float"(const float* r0, const float* r1, Py_ssize_t n, float* out,
                                             unsigned char* arg) noexcept nogil
     bint pool22_double "fastdl_pool22_double"(const double* r0, const double* r1, Py_ssize_t n, double* out,
@@ -175,8 +225,11 @@ cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t 
             for x in range(pad):  # a few elements: a loop, not a call of memset
                 row[x] = 0
                 row[pad + W + x] = 0
-            memcpy(row + pad, img + (c * H + iy) * W, W * sizeof(real_t))
             row += WP
+        if real_t is float:
+            copy_rows_float(padded + pad * WP + pad, WP, img + c * H * W, W, H, W)
+        else:
+            copy_rows_double(padded + pad * WP + pad, WP, img + c * H * W, W, H, W)
         memset(row, 0, pad * WP * sizeof(real_t))
         padded = row + pad * WP
 
@@ -251,21 +304,12 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
         free(padded)
 
 
-cdef inline double run_sum(const real_t* run, Py_ssize_t n) noexcept nogil:
-    # The sum of a run in float64: four partial sums of every fourth element, then
-    # (s0 + s1) + (s2 + s3), a fixed order with four independent chains of additions.
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t i = 0
-    while i + 4 <= n:
-        s0 += run[i]
-        s1 += run[i + 1]
-        s2 += run[i + 2]
-        s3 += run[i + 3]
-        i += 4
-    while i < n:
-        s0 += run[i]
-        i += 1
-    return (s0 + s1) + (s2 + s3)
+cdef inline double run_sum(const real_t* run, const real_t* gate, Py_ssize_t n) noexcept nogil:
+    # fastdl_sum: the sum of a run in float64 (0 where a given gate is <= 0), in a fixed order.
+    if real_t is float:
+        return sum_float(run, gate, n)
+    else:
+        return sum_double(run, gate, n)
 
 
 cdef inline double gradient_run(real_t* dst, const real_t* src, const real_t* gate, bint masked,
@@ -281,7 +325,7 @@ cdef inline double gradient_run(real_t* dst, const real_t* src, const real_t* ga
         copy_float(dst, src, n)
     else:
         copy_double(dst, src, n)
-    return run_sum(dst, n)
+    return run_sum(dst, NULL, n)
 
 
 def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
@@ -307,39 +351,35 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
             db[f] += s
 
 
-cdef void add_inside(const real_t* padded, real_t* img, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-                     Py_ssize_t pad) noexcept nogil:
-    # IN padded (C, H + 2*pad, W + 2*pad); IN/OUT img (C, H, W): adds the inside of `padded`.
-    cdef Py_ssize_t WP = W + 2 * pad, c
-    for c in range(C):
-        if real_t is float:
-            add_rows_float(img + c * H * W, W, padded + (c * (H + 2 * pad) + pad) * WP + pad, WP, H, W)
-        else:
-            add_rows_double(img + c * H * W, W, padded + (c * (H + 2 * pad) + pad) * WP + pad, WP, H, W)
-
-
 def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
                  Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad):
-    """Add the windows in ``col`` (laid out as ``im2col_block`` writes them) into images ``n0..n1-1`` of ``dx``.
+    """Set images ``n0..n1-1`` of ``dx`` to the sums of their windows in ``col`` (laid out as ``im2col_block`` writes them).
 
-    IN col (C*FH*FW, (n1-n0)*OH*OW); IN/OUT dx (N, C, H, W).
+    IN col (C*FH*FW, (n1-n0)*OH*OW); OUT dx (N, C, H, W): images ``n0..n1-1``.
+    Each pixel's windows are summed from +0.0, in the order of the rows of ``col``.
     """
-    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, OH, OW
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, c, OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
-    cdef Py_ssize_t P = OH * OW
+    cdef Py_ssize_t P = OH * OW, WP = W + 2 * pad
     cdef real_t* padded = padding_scratch(C, H, W, pad, &dx[0, 0, 0, 0])
+    cdef real_t* inside
     with nogil:
         for n in range(n0, n1):
             if padded == NULL:
+                memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(real_t))
                 windows_image(&dx[n, 0, 0, 0], <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
                               stride, OH, OW, True)  # (reads col only)
-            else:
-                # Each input pixel's windows are summed from +0.0 in the scratch, in the order
-                # they would be added to dx itself, then added to dx (zeros in fastdl/fast.py).
-                memset(padded, 0, C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
-                windows_image(padded, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad,
-                              W + 2 * pad, FH, FW, stride, OH, OW, True)
-                add_inside(padded, &dx[n, 0, 0, 0], C, H, W, pad)
+                continue
+            # Summed in the padded scratch, whose inside is then the image's.
+            memset(padded, 0, C * (H + 2 * pad) * WP * sizeof(real_t))
+            windows_image(padded, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, WP,
+                          FH, FW, stride, OH, OW, True)
+            for c in range(C):
+                inside = padded + (c * (H + 2 * pad) + pad) * WP + pad
+                if real_t is float:
+                    copy_rows_float(&dx[n, c, 0, 0], W, inside, WP, H, W)
+                else:
+                    copy_rows_double(&dx[n, c, 0, 0], W, inside, WP, H, W)
         free(padded)
 
 
@@ -443,19 +483,35 @@ def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, :
     cdef Py_ssize_t offset[256]  # a window's offset `a` as a position in the image: no division per value
     for a in range(window):
         offset[a] = (a // pool_w) * OW + a % pool_w
+    cdef bint tiled = pool_h == 2 and pool_w == 2 and stride == 2 and OH == 2 * PH and OW == 2 * PW
     with nogil:
-        memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
-        for f in range(FN):
-            s = 0.0
-            for n in range(n0, n1):
-                dst = &block[f, 0] + (n - n0) * P
-                for py in range(PH):
-                    for px in range(PW):
-                        g = dout[n, f, py, px]
-                        g = 0 if pooled[n, f, py, px] <= 0 else g  # both read first: a select, not a branch
-                        dst[py * stride * OW + px * stride + offset[arg[n, f, py, px]]] += g
-                        s += g
-            db[f] += s
+        if tiled:  # the book's pooling, whose windows tile the image: each sets its four gradients
+            for f in range(FN):
+                s = 0.0
+                for n in range(n0, n1):
+                    dst = &block[f, 0] + (n - n0) * P
+                    for py in range(PH):
+                        if real_t is float:
+                            unpool22_float(&dout[n, f, py, 0], &pooled[n, f, py, 0], &arg[n, f, py, 0], PW,
+                                           dst + 2 * py * OW, dst + (2 * py + 1) * OW)
+                        else:
+                            unpool22_double(&dout[n, f, py, 0], &pooled[n, f, py, 0], &arg[n, f, py, 0], PW,
+                                            dst + 2 * py * OW, dst + (2 * py + 1) * OW)
+                    s += run_sum(&dout[n, f, 0, 0], &pooled[n, f, 0, 0], PH * PW)
+                db[f] += s
+        else:
+            memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
+            for f in range(FN):
+                s = 0.0
+                for n in range(n0, n1):
+                    dst = &block[f, 0] + (n - n0) * P
+                    for py in range(PH):
+                        for px in range(PW):
+                            g = dout[n, f, py, px]
+                            g = 0 if pooled[n, f, py, px] <= 0 else g  # both read first: a select, not a branch
+                            dst[py * stride * OW + px * stride + offset[arg[n, f, py, px]]] += g
+                            s += g
+                db[f] += s
 
 
 def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
