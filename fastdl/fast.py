@@ -214,7 +214,20 @@ class Convolution(layers.Convolution):
         blocks, step = _blocks(N, P)
         col_buffer = np.empty(K * step * P, dtype=dtype)
         grad_buffer = np.empty(FN * step * P, dtype=dtype)
-        dcol_buffer = np.empty(K * step * P, dtype=dtype) if want_dx else None
+        # dx, where the padding makes the output larger than the input (DeepConvNet's fourth layer): the
+        # convolution of the gradient, padded with FH-1-pad zeros, with the filters flipped and their axes
+        # swapped, a product of (C, FN*FH*FW) and the gradient's windows, over fewer positions than
+        # W.T @ gradient has columns, and no col2im (stride 1, square filters, FN <= C: no more windows
+        # to unfold). Anywhere else W.T @ gradient and col2im, which measured faster there.
+        flipped = (want_dx and self.stride == 1 and FH == FW and 0 <= self.pad < FH and FN <= C
+                   and H * Wd < P)
+        if flipped:
+            back_filters = np.ascontiguousarray(filters.reshape(FN, C, FH, FW)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            back_filters = back_filters.reshape(C, FN * FH * FW)
+            dcol_buffer = np.empty(FN * FH * FW * step * H * Wd, dtype=dtype)
+            back_buffer = np.empty(C * step * H * Wd, dtype=dtype)
+        elif want_dx:
+            dcol_buffer = np.empty(K * step * P, dtype=dtype)
         # dW's product as col @ block.T, (K, FN): with OpenBLAS about twice as fast in float32 as
         # block @ col.T for these shapes (inner dimension the block's columns, FN small).
         part = np.empty((K, FN), dtype=dtype)
@@ -233,7 +246,16 @@ class Convolution(layers.Convolution):
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.matmul(col, block.T, out=part)
             dW += part
-            if want_dx:
+            if flipped:
+                windows = dcol_buffer[:FN * FH * FW * nb * H * Wd].reshape(FN * FH * FW, nb * H * Wd)
+                _fastconv.im2col_planes(block, state.out_h, state.out_w, FH, FW, FH - 1 - self.pad, windows)
+                if nb == 1:
+                    np.matmul(back_filters, windows, out=dx[n0].reshape(C, H * Wd))
+                else:  # one product (a product per image is slower for small ones), then dx's layout
+                    product = back_buffer[:C * nb * H * Wd].reshape(C, nb, H * Wd)
+                    np.matmul(back_filters, windows, out=product.reshape(C, nb * H * Wd))
+                    np.copyto(dx[n0:n1].reshape(nb, C, H * Wd), product.transpose(1, 0, 2))
+            elif want_dx:
                 dcol = dcol_buffer[:K * nb * P].reshape(K, nb * P)
                 np.matmul(filters.T, block, out=dcol)
                 _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)

@@ -407,6 +407,43 @@ def test_strides_and_pads_match_the_reference(stride, pad):
     assert _rel(layer.dW, exact.dW) <= 1e-14 and _rel(layer.db, exact.db) <= 1e-14
 
 
+@pytest.mark.parametrize(("N", "C", "H", "F", "pad"), [(3, 4, 7, 3, 2), (2, 3, 24, 3, 2), (3, 2, 6, 5, 3)])
+def test_input_gradient_as_a_flipped_convolution(monkeypatch, N, C, H, F, pad):
+    """Where padding makes the output larger than the input, dx is the convolution of the padded
+    gradient with the flipped filters: against the reference, in blocks of one image and of several."""
+    rng = np.random.default_rng(9)
+    W, b = rng.standard_normal((C - 1, C, F, F)), rng.standard_normal(C - 1)
+    x = rng.standard_normal((N, C, H, H))
+    exact = ref.Convolution(W, b, 1, pad)
+    out_exact = exact.forward(x)
+    dout = rng.standard_normal(out_exact.shape)
+    dx_exact = exact.backward(dout)
+    calls, kernels = [], fast._fastconv
+    spy = type("Spy", (), {name: staticmethod(getattr(kernels, name)) for name in dir(kernels) if name[0] != "_"})
+    spy.im2col_planes = staticmethod(lambda *args: calls.append(args) or kernels.im2col_planes(*args))
+    monkeypatch.setattr(fast, "_fastconv", spy)
+    layer = fast.Convolution(W, b, 1, pad)
+    with fastdl.mode("fast"):
+        layer.forward(x)
+        dx = layer.backward(dout)
+    assert calls
+    assert _rel(dx, dx_exact) <= 1e-14 and _rel(layer.dW, exact.dW) <= 1e-14
+
+
+def test_im2col_planes_unfolds_a_block_laid_out_by_channel(fastconv):
+    x = np.random.default_rng(10).standard_normal((3, 2, 5, 6)).astype(np.float32)
+    for pad in (0, 2):
+        col = np.empty((2 * 9, 3 * (5 + 2 * pad - 2) * (6 + 2 * pad - 2)), np.float32)
+        expected = col.copy()
+        fastconv.im2col_block(x, 0, 3, 3, 3, 1, pad, expected)
+        fastconv.im2col_planes(x.transpose(1, 0, 2, 3).reshape(2, -1).copy(), 5, 6, 3, 3, pad, col)
+        assert np.array_equal(col, expected)
+    with pytest.raises(ValueError, match="whole 5 x 7 images"):
+        fastconv.im2col_planes(np.zeros((2, 60), np.float32), 5, 7, 3, 3, 0, col)
+    with pytest.raises(ValueError, match="col has shape"):
+        fastconv.im2col_planes(np.zeros((2, 60), np.float32), 5, 6, 3, 3, 0, col)
+
+
 def test_kernels_refuse_bad_arguments(fastconv):
     x = np.zeros((2, 3, 5, 5))
     col = np.zeros((27, 25))

@@ -13,6 +13,9 @@
 #   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
 #   (masked by a fused ReLU, summing `db` in float64 in eight lanes), and
 #   col2im_block sets the block's images of `dx` from its `dcol` (W.T @ dout).
+#   Where padding makes the output larger than the input, fast.py instead
+#   convolves the gradient with the flipped filters (im2col_planes unfolds
+#   the block's gradient, laid out by channel).
 # - A padded image is copied once into a scratch with its border of zeros,
 #   so that unfolding and folding it back are plain runs of OW copies or
 #   sums, with no test for the border (col2im sums into the scratch, then
@@ -213,9 +216,9 @@ def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_
     return OH, OW
 
 
-cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+cdef void pad_image(const real_t* img, Py_ssize_t cs, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t pad) noexcept nogil:
-    # IN img (C, H, W); OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
+    # IN img (C, H, W), its planes cs apart; OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
     cdef Py_ssize_t WP = W + 2 * pad, c, iy, x
     cdef real_t* row
     for c in range(C):
@@ -227,17 +230,18 @@ cdef void pad_image(const real_t* img, real_t* padded, Py_ssize_t C, Py_ssize_t 
                 row[pad + W + x] = 0
             row += WP
         if real_t is float:
-            copy_rows_float(padded + pad * WP + pad, WP, img + c * H * W, W, H, W)
+            copy_rows_float(padded + pad * WP + pad, WP, img + c * cs, W, H, W)
         else:
-            copy_rows_double(padded + pad * WP + pad, WP, img + c * H * W, W, H, W)
+            copy_rows_double(padded + pad * WP + pad, WP, img + c * cs, W, H, W)
         memset(row, 0, pad * WP * sizeof(real_t))
         padded = row + pad * WP
 
 
-cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP, Py_ssize_t WP,
-                        Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t OH, Py_ssize_t OW,
+cdef void windows_image(real_t* img, Py_ssize_t cs, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP,
+                        Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t OH, Py_ssize_t OW,
                         bint fold) noexcept nogil:
-    # img (C, HP, WP), padded; col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x), column (oy, ox),
+    # img (C, HP, WP), padded, its planes cs apart; col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x),
+    # column (oy, ox),
     # `col` transposed, so that each run of OW outputs is a run of one row of the image.
     # Unfold (im2col: OUT col, IN img) or, with `fold`, add each window back (col2im: IN col, IN/OUT img).
     cdef Py_ssize_t c, y, x, _oy, ox
@@ -246,7 +250,7 @@ cdef void windows_image(real_t* img, real_t* col, Py_ssize_t ld, Py_ssize_t C, P
     for c in range(C):
         for y in range(FH):
             for x in range(FW):
-                at_img = img + (c * HP + y) * WP + x
+                at_img = img + c * cs + y * WP + x
                 at_col = col + ((c * FH + y) * FW + x) * ld
                 if stride == 1:  # runs of OW, WP apart in the image, one after another in `col`
                     if real_t is float:
@@ -282,6 +286,19 @@ cdef real_t* padding_scratch(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_
     return scratch
 
 
+cdef void unfold_image(const real_t* img, Py_ssize_t cs, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t H,
+                       Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH,
+                       Py_ssize_t OW, real_t* padded) noexcept nogil:
+    # IN img (C, H, W), its planes cs apart; OUT col (C*FH*FW, OH*OW), rows ld apart; `padded` the scratch
+    # (padding_scratch) where pad > 0.
+    if pad == 0:
+        windows_image(<real_t*>img, cs, col, ld, C, H, W, FH, FW, stride, OH, OW, False)  # (reads img only)
+    else:
+        pad_image(img, cs, padded, C, H, W, pad)
+        windows_image(padded, (H + 2 * pad) * (W + 2 * pad), col, ld, C, H + 2 * pad, W + 2 * pad, FH, FW, stride,
+                      OH, OW, False)
+
+
 def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t FH, Py_ssize_t FW,
                  Py_ssize_t stride, Py_ssize_t pad, real_t[:, ::1] col):
     """Unfold the windows of images ``n0..n1-1`` of ``x`` into ``col``, transposed.
@@ -294,13 +311,28 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
     cdef real_t* padded = padding_scratch(C, H, W, pad, &col[0, 0])
     with nogil:
         for n in range(n0, n1):
-            if padded == NULL:
-                windows_image(<real_t*>&x[n, 0, 0, 0], &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
-                              stride, OH, OW, False)  # (reads x only)
-            else:
-                pad_image(&x[n, 0, 0, 0], padded, C, H, W, pad)
-                windows_image(padded, &col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, W + 2 * pad,
-                              FH, FW, stride, OH, OW, False)
+            unfold_image(&x[n, 0, 0, 0], H * W, &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride,
+                         pad, OH, OW, padded)
+        free(padded)
+
+
+def im2col_planes(const real_t[:, ::1] planes, Py_ssize_t H, Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW,
+                  Py_ssize_t pad, real_t[:, ::1] col):
+    """``im2col_block`` (stride 1) of a block laid out by channel, as ``gradient_block`` writes one.
+
+    IN planes (C, nb*H*W): image n's channel c at ``planes[c, n*H*W:(n+1)*H*W]``;
+    OUT col (C*FH*FW, nb*OH*OW), as ``im2col_block`` lays it out.
+    """
+    cdef Py_ssize_t C = planes.shape[0], n, OH, OW, nb = planes.shape[1] // (H * W) if H > 0 and W > 0 else 0
+    if H < 1 or W < 1 or nb < 1 or planes.shape[1] != nb * H * W:
+        raise ValueError(f"planes of shape ({C}, {planes.shape[1]}) do not hold whole {H} x {W} images")
+    OH, OW = _check_col(nb, C, H, W, 0, nb, FH, FW, 1, pad, col.shape[0], col.shape[1])
+    cdef Py_ssize_t P = OH * OW
+    cdef real_t* padded = padding_scratch(C, H, W, pad, &col[0, 0])
+    with nogil:
+        for n in range(nb):
+            unfold_image(&planes[0, 0] + n * H * W, nb * H * W, &col[0, 0] + n * P, col.shape[1], C, H, W, FH, FW,
+                         1, pad, OH, OW, padded)
         free(padded)
 
 
@@ -367,13 +399,13 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
         for n in range(n0, n1):
             if padded == NULL:
                 memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(real_t))
-                windows_image(&dx[n, 0, 0, 0], <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW,
-                              stride, OH, OW, True)  # (reads col only)
+                windows_image(&dx[n, 0, 0, 0], H * W, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W,
+                              FH, FW, stride, OH, OW, True)  # (reads col only)
                 continue
             # Summed in the padded scratch, whose inside is then the image's.
             memset(padded, 0, C * (H + 2 * pad) * WP * sizeof(real_t))
-            windows_image(padded, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H + 2 * pad, WP,
-                          FH, FW, stride, OH, OW, True)
+            windows_image(padded, (H + 2 * pad) * WP, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C,
+                          H + 2 * pad, WP, FH, FW, stride, OH, OW, True)
             for c in range(C):
                 inside = padded + (c * (H + 2 * pad) + pad) * WP + pad
                 if real_t is float:

@@ -5,6 +5,10 @@ def im2col_block(
     x: npt.NDArray[np.floating], n0: int, n1: int, FH: int, FW: int, stride: int, pad: int,
     col: npt.NDArray[np.floating],
 ) -> None: ...
+def im2col_planes(
+    planes: npt.NDArray[np.floating], H: int, W: int, FH: int, FW: int, pad: int,
+    col: npt.NDArray[np.floating],
+) -> None: ...
 def col2im_block(
     col: npt.NDArray[np.floating], dx: npt.NDArray[np.floating], n0: int, n1: int,
     FH: int, FW: int, stride: int, pad: int,
