@@ -170,11 +170,10 @@ class Convolution(layers.Convolution):
             prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
             _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.matmul(filters, col, out=prod)
-            if pool is None:
-                block_out = out[n0:n1]
-                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=block_out)
-                if relu:  # while the block is in cache; `out` is new, not yet handed out
-                    np.maximum(block_out, 0, out=block_out)
+            if pool is None and relu:
+                _fastconv.bias_relu_block(prod, b, n0, out)
+            elif pool is None:
+                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=out[n0:n1])
             else:
                 _fastconv.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
         if pool is None:

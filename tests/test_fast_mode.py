@@ -444,6 +444,22 @@ def test_im2col_planes_unfolds_a_block_laid_out_by_channel(fastconv):
         fastconv.im2col_planes(np.zeros((2, 60), np.float32), 5, 6, 3, 3, 0, col)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_relu_block_is_the_book_relu_of_the_sum(fastconv, dtype):
+    rng = np.random.default_rng(11)
+    prod = rng.standard_normal((3, 2 * 10)).astype(dtype)
+    prod[0, :4] = [np.nan, -0.0, np.inf, -np.inf]
+    b = np.array([0.0, 0.5, -0.5], dtype)
+    out = np.full((4, 3, 10), 7.0, dtype)
+    fastconv.bias_relu_block(prod, b, 1, out)
+    total = prod.reshape(3, 2, 10).transpose(1, 0, 2) + b[:, None]
+    expected = np.where(total <= 0, 0, total)  # the book's ReLU: 0 where <= 0 (-0.0 too), a NaN kept
+    assert np.array_equal(out[1:3], expected, equal_nan=True) and not np.signbit(out[1:3]).any()
+    assert (out[0] == 7).all() and (out[3] == 7).all()
+    with pytest.raises(ValueError, match="do not fit"):
+        fastconv.bias_relu_block(prod, b, 3, out)
+
+
 def test_kernels_refuse_bad_arguments(fastconv):
     x = np.zeros((2, 3, 5, 5))
     col = np.zeros((27, 25))

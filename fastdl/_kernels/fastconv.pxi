@@ -157,10 +157,19 @@ cdef extern from *:
                 r0[2 * i + 1] = fastdl_value_##T(v & -(U)(at == 1)); \
                 r1[2 * i] = fastdl_value_##T(v & -(U)(at == 2)); \
                 r1[2 * i + 1] = fastdl_value_##T(v & -(U)(at == 3)); } }
+    /* d = max(s + bias, 0) as the book's ReLU has it: 0 where s + bias <= 0, a NaN kept; or d in place */
+    #define FASTDL_BIAS_RELU(T, U) \
+        static inline T fastdl_relu_##T(T v) { return fastdl_value_##T(fastdl_bits_##T(v) & -(U)!(v <= 0)); } \
+        static inline void fastdl_bias_relu_##T(T *__restrict__ d, const T *__restrict__ s, T bias, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = fastdl_relu_##T(s[i] + bias); } \
+        static inline void fastdl_bias_relu_inplace_##T(T *d, T bias, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = fastdl_relu_##T(d[i] + bias); }
     FASTDL_BITS(float, uint32_t)
     FASTDL_BITS(double, uint64_t)
     FASTDL_SUM(float, uint32_t)
     FASTDL_SUM(double, uint64_t)
+    FASTDL_BIAS_RELU(float, uint32_t)
+    FASTDL_BIAS_RELU(double, uint64_t)
     FASTDL_UNPOOL22(float, uint32_t)
     FASTDL_UNPOOL22(double, uint64_t)
     """
@@ -179,6 +188,12 @@ cdef extern from *:
                                           Py_ssize_t n) noexcept nogil
     double sum_float "fastdl_sum_float"(const float* values, const float* gate, Py_ssize_t n) noexcept nogil
     double sum_double "fastdl_sum_double"(const double* values, const double* gate, Py_ssize_t n) noexcept nogil
+    void bias_relu_float "fastdl_bias_relu_float"(float* dst, const float* src, float bias, Py_ssize_t n) noexcept nogil
+    void bias_relu_double "fastdl_bias_relu_double"(double* dst, const double* src, double bias,
+                                                    Py_ssize_t n) noexcept nogil
+    void bias_relu_inplace_float "fastdl_bias_relu_inplace_float"(float* run, float bias, Py_ssize_t n) noexcept nogil
+    void bias_relu_inplace_double "fastdl_bias_relu_inplace_double"(double* run, double bias,
+                                                                    Py_ssize_t n) noexcept nogil
     void unpool22_float "fastdl_unpool22_float"(const float* dout, const float* pooled, const unsigned char* arg,
                                                 Py_ssize_t n, float* r0, float* r1) noexcept nogil
     void unpool22_double "fastdl_unpool22_double"(const double* dout, const double* pooled,
@@ -447,6 +462,26 @@ cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t po
         arg[ox] = best
 
 
+def bias_relu_block(const real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, real_t[:, :, ::1] out):
+    """Convolution + bias + ReLU of a block: ``out[n0 + n, f] = max(0, prod[f, n*P:(n+1)*P] + b[f])``.
+
+    IN prod (FN, nb*P), b (FN,); OUT out (N, FN, P): images ``n0..n0+nb-1``
+    (0 where the sum is <= 0, a NaN kept, as the book's ReLU).
+    """
+    cdef Py_ssize_t FN = prod.shape[0], P = out.shape[2], f, n
+    cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
+    if (P < 1 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
+            or not 0 <= n0 <= out.shape[0] - nb):
+        raise ValueError("prod, b and out do not fit together")
+    with nogil:
+        for n in range(nb):
+            for f in range(FN):
+                if real_t is float:
+                    bias_relu_float(&out[n0 + n, f, 0], &prod[f, 0] + n * P, b[f], P)
+                else:
+                    bias_relu_double(&out[n0 + n, f, 0], &prod[f, 0] + n * P, b[f], P)
+
+
 def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, Py_ssize_t OH, Py_ssize_t OW,
                          Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
                          real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
@@ -461,7 +496,7 @@ def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0
     cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
     cdef Py_ssize_t PH = out.shape[2], PW = out.shape[3]
     cdef real_t* plane
-    cdef real_t v, bias
+    cdef real_t bias
     if (P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
             or not 0 <= n0 <= out.shape[0] - nb or pool_h < 1 or pool_w < 1 or stride < 1
             or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
@@ -473,9 +508,10 @@ def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0
             bias = b[f]
             for n in range(nb):
                 plane = &prod[f, 0] + n * P
-                for i in range(P):
-                    v = plane[i] + bias
-                    plane[i] = 0 if v <= 0 else v
+                if real_t is float:
+                    bias_relu_inplace_float(plane, bias, P)
+                else:
+                    bias_relu_inplace_double(plane, bias, P)
                 for py in range(PH):
                     pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
                              &out[n0 + n, f, py, 0], &arg[n0 + n, f, py, 0])

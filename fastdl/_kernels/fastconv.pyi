@@ -24,6 +24,9 @@ def gradient_block(
     dout: npt.NDArray[np.floating], relu_out: npt.NDArray[np.floating], masked: bool, n0: int, n1: int,
     block: npt.NDArray[np.floating], db: npt.NDArray[np.float64],
 ) -> None: ...
+def bias_relu_block(
+    prod: npt.NDArray[np.floating], b: npt.NDArray[np.floating], n0: int, out: npt.NDArray[np.floating],
+) -> None: ...
 def bias_relu_pool_block(
     prod: npt.NDArray[np.floating], b: npt.NDArray[np.floating], n0: int, OH: int, OW: int,
     pool_h: int, pool_w: int, stride: int, out: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8],

@@ -1,4 +1,5 @@
 # The same module as fastconv, built for AVX2.
+from fastdl._kernels.fastconv import bias_relu_block as bias_relu_block
 from fastdl._kernels.fastconv import bias_relu_pool_block as bias_relu_pool_block
 from fastdl._kernels.fastconv import col2im_block as col2im_block
 from fastdl._kernels.fastconv import gradient_block as gradient_block
