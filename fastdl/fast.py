@@ -26,11 +26,12 @@ from fastdl._pool import pooled
 
 _fastconv = _backend.load_fastest("fastconv")
 
-# Window positions per block: a block's col, (144, 512) float32 for
-# DeepConvNet's second layer, is 288 KB, in the core's L2 cache while BLAS
-# multiplies it. 512 gave the fastest DeepConvNet step of 256, 512, 1024,
-# 2048 (bench/bench_fast.py's step in float32 and float64).
-BLOCK_ROWS = 512
+# Window positions per block (at least one image): DeepConvNet's first four layers then go an image
+# at a time (784, 784, 196, 256 positions), its last two four 8 x 8 images at a time. A block's col,
+# (288, 256) float32 for the fourth layer, is 288 KB, in the core's L2 cache while BLAS multiplies it.
+# 128, 256 and 384 gave DeepConvNet's fastest step, 1.8 % faster in float32 (1.2 % in float64) than
+# 512 and 5 % than 1024 (bench/bench_fast.py's step, 15 interleaved rounds).
+BLOCK_ROWS = 256
 
 # The blocks' products are np.matmul's: the same BLAS call as np.dot's (every operand here is contiguous
 # or a transposed contiguous array), without np.dot's clearing of `out` before it (3 % of the float32 step).

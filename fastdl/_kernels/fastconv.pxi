@@ -6,7 +6,7 @@
 #   outputs of one filter offset is then one contiguous copy (the book's
 #   row layout makes it a copy of FW elements).
 # - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
-#   cache (about 512 window positions): im2col_block unfolds a block into
+#   cache (about 256 window positions): im2col_block unfolds a block into
 #   a scratch matrix and one BLAS product per block gives the block's
 #   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
 #   rather than keeping it (the whole `col` is the largest array of the
