@@ -224,10 +224,7 @@ class Convolution(layers.Convolution):
         if flipped:
             back_filters = np.ascontiguousarray(filters.reshape(FN, C, FH, FW)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
             back_filters = back_filters.reshape(C, FN * FH * FW)
-            dcol_buffer = np.empty(FN * FH * FW * step * H * Wd, dtype=dtype)
             back_buffer = np.empty(C * step * H * Wd, dtype=dtype)
-        elif want_dx:
-            dcol_buffer = np.empty(K * step * P, dtype=dtype)
         # dW's product as col @ block.T, (K, FN): with OpenBLAS about twice as fast in float32 as
         # block @ col.T for these shapes (inner dimension the block's columns, FN small).
         part = np.empty((K, FN), dtype=dtype)
@@ -247,7 +244,8 @@ class Convolution(layers.Convolution):
             np.matmul(col, block.T, out=part)
             dW += part
             if flipped:
-                windows = dcol_buffer[:FN * FH * FW * nb * H * Wd].reshape(FN * FH * FW, nb * H * Wd)
+                # in col's memory (no larger: FN <= C and H*W < P), read by now
+                windows = col_buffer[:FN * FH * FW * nb * H * Wd].reshape(FN * FH * FW, nb * H * Wd)
                 _fastconv.im2col_planes(block, state.out_h, state.out_w, FH, FW, FH - 1 - self.pad, windows)
                 if nb == 1:
                     np.matmul(back_filters, windows, out=dx[n0].reshape(C, H * Wd))
@@ -255,10 +253,9 @@ class Convolution(layers.Convolution):
                     product = back_buffer[:C * nb * H * Wd].reshape(C, nb, H * Wd)
                     np.matmul(back_filters, windows, out=product.reshape(C, nb * H * Wd))
                     np.copyto(dx[n0:n1].reshape(nb, C, H * Wd), product.transpose(1, 0, 2))
-            elif want_dx:
-                dcol = dcol_buffer[:K * nb * P].reshape(K, nb * P)
-                np.matmul(filters.T, block, out=dcol)
-                _fastconv.col2im_block(dcol, dx, n0, n1, FH, FW, self.stride, self.pad)
+            elif want_dx:  # dcol in col's place: col is read, and the block's memory stays in cache
+                np.matmul(filters.T, block, out=col)
+                _fastconv.col2im_block(col, dx, n0, n1, FH, FW, self.stride, self.pad)
         self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
         return dx if want_dx else True
