@@ -18,6 +18,9 @@ mode.
 """
 from __future__ import annotations
 
+import functools
+import types
+
 import numpy as np
 
 from fastdl import _backend, layers
@@ -37,6 +40,16 @@ BLOCK_ROWS = 256
 # or a transposed contiguous array), without np.dot's clearing of `out` before it (3 % of the float32 step).
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.cache
+def _typed(kernels: object, dtype: np.dtype) -> types.SimpleNamespace:
+    """``kernels``' fused functions specialised for ``dtype``: a pass calls them hundreds of times, and
+    choosing the specialisation from the arguments costs a third of a call."""
+    name = "float" if dtype == np.float32 else "double"
+    return types.SimpleNamespace(**{attr: getattr(kernels, attr)[name] for attr in (
+        "im2col_block", "im2col_planes", "bias_relu_block", "bias_relu_pool_block", "gradient_block",
+        "pool_gradient_block", "col2im_block")})
 
 
 def _compute_dtype(layer: layers.Convolution | layers.Pooling) -> np.dtype:
@@ -165,18 +178,19 @@ class Convolution(layers.Convolution):
         col_buffer = np.empty(K * step * P, dtype=dtype)
         prod_buffer = np.empty(FN * step * P, dtype=dtype)
         bias = b.reshape(1, FN, 1)
+        kernels = _typed(_fastconv, dtype)
         for n0, n1 in blocks:
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
-            _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
+            kernels.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.matmul(filters, col, out=prod)
             if pool is None and relu:
-                _fastconv.bias_relu_block(prod, b, n0, out)
+                kernels.bias_relu_block(prod, b, n0, out)
             elif pool is None:
                 np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=out[n0:n1])
             else:
-                _fastconv.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
+                kernels.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
         if pool is None:
             out = out.reshape(N, FN, out_h, out_w)
             if relu:
@@ -231,22 +245,23 @@ class Convolution(layers.Convolution):
         dW = np.zeros((K, FN))  # float64 accumulators over blocks, transposed
         db = np.zeros(FN)
         dx = np.empty(image.shape, dtype=dtype) if want_dx else None  # every block sets its images
+        kernels = _typed(_fastconv, dtype)
         for n0, n1 in blocks:
             nb = n1 - n0
             col = col_buffer[:K * nb * P].reshape(K, nb * P)
             block = grad_buffer[:FN * nb * P].reshape(FN, nb * P)
             if state.pooled is None:
-                _fastconv.gradient_block(grad, gate, masked, n0, n1, block, db)
+                kernels.gradient_block(grad, gate, masked, n0, n1, block, db)
             else:
-                _fastconv.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
+                kernels.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
                                               *state.pool, block, db)
-            _fastconv.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
+            kernels.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
             np.matmul(col, block.T, out=part)
             dW += part
             if flipped:
                 # in col's memory (no larger: FN <= C and H*W < P), read by now
                 windows = col_buffer[:FN * FH * FW * nb * H * Wd].reshape(FN * FH * FW, nb * H * Wd)
-                _fastconv.im2col_planes(block, state.out_h, state.out_w, FH, FW, FH - 1 - self.pad, windows)
+                kernels.im2col_planes(block, state.out_h, state.out_w, FH, FW, FH - 1 - self.pad, windows)
                 if nb == 1:
                     np.matmul(back_filters, windows, out=dx[n0].reshape(C, H * Wd))
                 else:  # one product (a product per image is slower for small ones), then dx's layout
@@ -255,7 +270,7 @@ class Convolution(layers.Convolution):
                     np.copyto(dx[n0:n1].reshape(nb, C, H * Wd), product.transpose(1, 0, 2))
             elif want_dx:  # dcol in col's place: col is read, and the block's memory stays in cache
                 np.matmul(filters.T, block, out=col)
-                _fastconv.col2im_block(col, dx, n0, n1, FH, FW, self.stride, self.pad)
+                kernels.col2im_block(col, dx, n0, n1, FH, FW, self.stride, self.pad)
         self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
         return dx if want_dx else True
