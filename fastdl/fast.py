@@ -18,9 +18,6 @@ mode.
 """
 from __future__ import annotations
 
-import functools
-import types
-
 import numpy as np
 
 from fastdl import _backend, layers
@@ -36,20 +33,11 @@ _fastconv = _backend.load_fastest("fastconv")
 # 512 and 5 % than 1024 (bench/bench_fast.py's step, 15 interleaved rounds).
 BLOCK_ROWS = 256
 
-# The blocks' products are np.matmul's: the same BLAS call as np.dot's (every operand here is contiguous
-# or a transposed contiguous array), without np.dot's clearing of `out` before it (3 % of the float32 step).
+# The kernels' passes make the blocks' products with np.matmul: the same BLAS call as np.dot's (every
+# operand is a contiguous matrix, its first columns or its transpose), without np.dot's clearing of `out`
+# before it (3 % of the float32 step).
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-@functools.cache
-def _typed(kernels: object, dtype: np.dtype) -> types.SimpleNamespace:
-    """``kernels``' fused functions specialised for ``dtype``: a pass calls them hundreds of times, and
-    choosing the specialisation from the arguments costs a third of a call."""
-    name = "float" if dtype == np.float32 else "double"
-    return types.SimpleNamespace(**{attr: getattr(kernels, attr)[name] for attr in (
-        "im2col_block", "im2col_planes", "bias_relu_block", "bias_relu_pool_block", "gradient_block",
-        "pool_gradient_block", "col2im_block")})
 
 
 def _compute_dtype(layer: layers.Convolution | layers.Pooling) -> np.dtype:
@@ -89,10 +77,12 @@ def _pool_output_size(pool: layers.Pooling, H: int, W: int) -> tuple[int, int] |
     return out_h, out_w
 
 
-def _blocks(N: int, rows_per_image: int):
-    """``(n0, n1)`` ranges of images of about ``BLOCK_ROWS`` rows each."""
-    step = max(1, BLOCK_ROWS // max(1, rows_per_image))
-    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)], step
+def _block_images(N: int, rows_per_image: int) -> int:
+    """Images per block: about ``BLOCK_ROWS`` rows, at least one, at most the batch."""
+    return min(N, max(1, BLOCK_ROWS // max(1, rows_per_image)))
+
+
+_NO_OFFSETS = np.empty((0, 0, 0), dtype=np.uint8)  # backward_pass's offsets without pooling
 
 
 class _ConvState:
@@ -174,23 +164,14 @@ class Convolution(layers.Convolution):
             state.pool = (pool.pool_h, pool.pool_w, pool.stride)
             out = np.empty((N, FN, *_pool_output_size(pool, out_h, out_w)), dtype=dtype)
             state.pooled, state.arg = out, np.empty(out.shape, dtype=np.uint8)
-        blocks, step = _blocks(N, P)
-        col_buffer = np.empty(K * step * P, dtype=dtype)
-        prod_buffer = np.empty(FN * step * P, dtype=dtype)
-        bias = b.reshape(1, FN, 1)
-        kernels = _typed(_fastconv, dtype)
-        for n0, n1 in blocks:
-            nb = n1 - n0
-            col = col_buffer[:K * nb * P].reshape(K, nb * P)
-            prod = prod_buffer[:FN * nb * P].reshape(FN, nb * P)
-            kernels.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.matmul(filters, col, out=prod)
-            if pool is None and relu:
-                kernels.bias_relu_block(prod, b, n0, out)
-            elif pool is None:
-                np.add(prod.reshape(FN, nb, P).transpose(1, 0, 2), bias, out=out[n0:n1])
-            else:
-                kernels.bias_relu_pool_block(prod, b, n0, out_h, out_w, *state.pool, out, state.arg)
+        step = _block_images(N, P)
+        col = np.empty((K, step * P), dtype=dtype)
+        prod = np.empty((FN, step * P), dtype=dtype)
+        if pool is None:
+            _fastconv.forward_pass(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul, relu, out)
+        else:
+            _fastconv.forward_pool_pass(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul,
+                                        *state.pool, out, state.arg)
         if pool is None:
             out = out.reshape(N, FN, out_h, out_w)
             if relu:
@@ -222,12 +203,10 @@ class Convolution(layers.Convolution):
         dtype = image.dtype
         grad = _kernel_array(dout, dtype)
         masked = state.relu_out is not None  # the fused ReLU's backward
-        if state.pooled is None:
-            grad = grad.reshape(N, FN, P)
-            gate = state.relu_out.reshape(N, FN, P) if masked else grad
-        blocks, step = _blocks(N, P)
-        col_buffer = np.empty(K * step * P, dtype=dtype)
-        grad_buffer = np.empty(FN * step * P, dtype=dtype)
+        gate = state.relu_out if masked else grad
+        step = _block_images(N, P)
+        col = np.empty((K, step * P), dtype=dtype)
+        block = np.empty((FN, step * P), dtype=dtype)
         # dx, where the padding makes the output larger than the input (DeepConvNet's fourth layer): the
         # convolution of the gradient, padded with FH-1-pad zeros, with the filters flipped and their axes
         # swapped, a product of (C, FN*FH*FW) and the gradient's windows, over fewer positions than
@@ -235,42 +214,26 @@ class Convolution(layers.Convolution):
         # to unfold). Anywhere else W.T @ gradient and col2im, which measured faster there.
         flipped = (want_dx and self.stride == 1 and FH == FW and 0 <= self.pad < FH and FN <= C
                    and H * Wd < P)
+        back_filters = windows = product = None
         if flipped:
             back_filters = np.ascontiguousarray(filters.reshape(FN, C, FH, FW)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
             back_filters = back_filters.reshape(C, FN * FH * FW)
-            back_buffer = np.empty(C * step * H * Wd, dtype=dtype)
+            # in col's memory (no larger: FN <= C and H*W < P), which the dW product has read by then
+            windows = col.reshape(-1)[:FN * FH * FW * step * H * Wd].reshape(FN * FH * FW, step * H * Wd)
+            product = np.empty((C, step * H * Wd), dtype=dtype)
         # dW's product as col @ block.T, (K, FN): with OpenBLAS about twice as fast in float32 as
         # block @ col.T for these shapes (inner dimension the block's columns, FN small).
         part = np.empty((K, FN), dtype=dtype)
         dW = np.zeros((K, FN))  # float64 accumulators over blocks, transposed
         db = np.zeros(FN)
         dx = np.empty(image.shape, dtype=dtype) if want_dx else None  # every block sets its images
-        kernels = _typed(_fastconv, dtype)
-        for n0, n1 in blocks:
-            nb = n1 - n0
-            col = col_buffer[:K * nb * P].reshape(K, nb * P)
-            block = grad_buffer[:FN * nb * P].reshape(FN, nb * P)
-            if state.pooled is None:
-                kernels.gradient_block(grad, gate, masked, n0, n1, block, db)
-            else:
-                kernels.pool_gradient_block(grad, state.pooled, state.arg, n0, n1, state.out_h, state.out_w,
-                                              *state.pool, block, db)
-            kernels.im2col_block(image, n0, n1, FH, FW, self.stride, self.pad, col)
-            np.matmul(col, block.T, out=part)
-            dW += part
-            if flipped:
-                # in col's memory (no larger: FN <= C and H*W < P), read by now
-                windows = col_buffer[:FN * FH * FW * nb * H * Wd].reshape(FN * FH * FW, nb * H * Wd)
-                kernels.im2col_planes(block, state.out_h, state.out_w, FH, FW, FH - 1 - self.pad, windows)
-                if nb == 1:
-                    np.matmul(back_filters, windows, out=dx[n0].reshape(C, H * Wd))
-                else:  # one product (a product per image is slower for small ones), then dx's layout
-                    product = back_buffer[:C * nb * H * Wd].reshape(C, nb, H * Wd)
-                    np.matmul(back_filters, windows, out=product.reshape(C, nb * H * Wd))
-                    np.copyto(dx[n0:n1].reshape(nb, C, H * Wd), product.transpose(1, 0, 2))
-            elif want_dx:  # dcol in col's place: col is read, and the block's memory stays in cache
-                np.matmul(filters.T, block, out=col)
-                kernels.col2im_block(col, dx, n0, n1, FH, FW, self.stride, self.pad)
+        if state.pooled is None:
+            grad, gate, arg, pool = grad.reshape(N, FN, P), gate.reshape(N, FN, P), _NO_OFFSETS, (0, 0, 0)
+        else:
+            grad, gate = grad.reshape(N, FN, -1), state.pooled.reshape(N, FN, -1)
+            arg, pool = state.arg.reshape(N, FN, -1), state.pool
+        _fastconv.backward_pass(image, filters, FH, FW, self.stride, self.pad, col, block, part, np.matmul, dW, db,
+                                grad, gate, masked, arg, *pool, dx, back_filters, windows, product)
         self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)
         return dx if want_dx else True

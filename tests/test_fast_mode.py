@@ -418,21 +418,20 @@ def test_input_gradient_as_a_flipped_convolution(monkeypatch, N, C, H, F, pad):
     out_exact = exact.forward(x)
     dout = rng.standard_normal(out_exact.shape)
     dx_exact = exact.backward(dout)
-    calls, kernels = [], fast._fastconv
+    flipped, kernels = [], fast._fastconv
 
-    class Counted:  # im2col_planes, its specialisations counting their calls
-        def __getitem__(self, dtype_name):
-            kernel = kernels.im2col_planes[dtype_name]
-            return lambda *args: calls.append(args) or kernel(*args)
+    def backward_pass(*args):  # records whether it was given the flipped filters
+        flipped.append(args[-3] is not None)
+        return kernels.backward_pass(*args)
 
     spy = type("Spy", (), {name: getattr(kernels, name) for name in dir(kernels) if name[0] != "_"})
-    spy.im2col_planes = Counted()
+    spy.backward_pass = staticmethod(backward_pass)
     monkeypatch.setattr(fast, "_fastconv", spy)
     layer = fast.Convolution(W, b, 1, pad)
     with fastdl.mode("fast"):
         layer.forward(x)
         dx = layer.backward(dout)
-    assert calls
+    assert flipped == [True]
     assert _rel(dx, dx_exact) <= 1e-14 and _rel(layer.dW, exact.dW) <= 1e-14
 
 
@@ -464,6 +463,37 @@ def test_bias_relu_block_is_the_book_relu_of_the_sum(fastconv, dtype):
     assert (out[0] == 7).all() and (out[3] == 7).all()
     with pytest.raises(ValueError, match="do not fit"):
         fastconv.bias_relu_block(prod, b, 3, out)
+
+
+def test_passes_refuse_bad_arguments(fastconv):
+    x, W, b = np.zeros((3, 2, 5, 5)), np.zeros((4, 18)), np.zeros(4)
+    col, prod, out = np.zeros((18, 2 * 25)), np.zeros((4, 2 * 25)), np.zeros((3, 4, 25))
+    fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, out)  # fits
+    with pytest.raises(ValueError, match="scratch matrices do not fit"):
+        fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col[:, :40], prod, np.matmul, True, out)
+    with pytest.raises(ValueError, match="scratch matrices do not fit"):
+        fastconv.forward_pass(x, W[:, :9], b, 3, 3, 1, 1, col, prod, np.matmul, True, out)
+    with pytest.raises(ValueError, match="out does not fit"):
+        fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, np.zeros((3, 4, 24)))
+    with pytest.raises(ValueError, match="do not fit together"):
+        fastconv.forward_pool_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, 2, 2, 2, np.zeros((3, 4, 3, 3)),
+                                   np.zeros((3, 4, 3, 3), np.uint8))
+    dW, db, grad = np.zeros((18, 4)), np.zeros(4), np.zeros((3, 4, 4))
+    offsets = np.full((3, 4, 4), 4, np.uint8)  # outside a 2 x 2 window
+    with pytest.raises(ValueError, match="outside the window"):
+        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, grad, grad, True,
+                               offsets, 2, 2, 2, None, None, None, None)
+    with pytest.raises(ValueError, match="do not fit x and filters"):
+        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 3)), np.matmul, dW, db, grad, grad, True,
+                               offsets * 0, 2, 2, 2, None, None, None, None)
+    with pytest.raises(ValueError, match="dx does not fit"):
+        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
+                               np.zeros((0, 0, 0), np.uint8), 0, 0, 0, np.zeros((3, 2, 5, 4)), None, None, None)
+    with pytest.raises(ValueError, match="back_filters, windows and product"):
+        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
+                               np.zeros((0, 0, 0), np.uint8), 0, 0, 0, np.zeros(x.shape), np.zeros((2, 36)),
+                               np.zeros((36, 2 * 25)), np.zeros((2, 49)))
+    assert not dW.any() and not db.any()  # nothing written before the checks
 
 
 def test_kernels_refuse_bad_arguments(fastconv):

@@ -5,17 +5,21 @@
 # - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
 #   outputs of one filter offset is then one contiguous copy (the book's
 #   row layout makes it a copy of FW elements).
-# - fastdl/fast.py walks a batch in blocks of images whose `col` fits in
-#   cache (about 256 window positions): im2col_block unfolds a block into
-#   a scratch matrix and one BLAS product per block gives the block's
+# - A layer's pass (forward_pass, forward_pool_pass, backward_pass) walks
+#   the batch in blocks of images whose `col` fits in cache (about 256
+#   window positions, fastdl/fast.py's choice) with no Python call between
+#   its steps: it unfolds a block into a scratch matrix, and one BLAS
+#   product per block (np.matmul, passed in) gives the block's
 #   (FN, n_block*OH*OW) output. Backward unfolds the block's `col` again
 #   rather than keeping it (the whole `col` is the largest array of the
-#   exact step), gradient_block lays the block's `dout` out as (FN, n*OH*OW)
-#   (masked by a fused ReLU, summing `db` in float64 in eight lanes), and
-#   col2im_block sets the block's images of `dx` from its `dcol` (W.T @ dout).
-#   Where padding makes the output larger than the input, fast.py instead
-#   convolves the gradient with the flipped filters (im2col_planes unfolds
-#   the block's gradient, laid out by channel).
+#   exact step), lays the block's `dout` out as (FN, n*OH*OW) (masked by a
+#   fused ReLU, summing `db` in float64 in eight lanes), and sets the
+#   block's images of `dx` from its `dcol` (W.T @ dout, in col's memory);
+#   where padding makes the output larger than the input, fast.py has it
+#   convolve the gradient with the flipped filters instead.
+# - The `*_block` and `im2col_planes` entry points are a pass's steps, one
+#   block each, on the same loops: the tests check each against the
+#   reference, edge cases included.
 # - A padded image is copied once into a scratch with its border of zeros,
 #   so that unfolding and folding it back are plain runs of OW copies or
 #   sums, with no test for the border (col2im sums into the scratch, then
@@ -163,7 +167,9 @@ cdef extern from *:
         static inline void fastdl_bias_relu_##T(T *__restrict__ d, const T *__restrict__ s, T bias, Py_ssize_t n) { \
             for (Py_ssize_t i = 0; i < n; i++) d[i] = fastdl_relu_##T(s[i] + bias); } \
         static inline void fastdl_bias_relu_inplace_##T(T *d, T bias, Py_ssize_t n) { \
-            for (Py_ssize_t i = 0; i < n; i++) d[i] = fastdl_relu_##T(d[i] + bias); }
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = fastdl_relu_##T(d[i] + bias); } \
+        static inline void fastdl_add_bias_##T(T *__restrict__ d, const T *__restrict__ s, T bias, Py_ssize_t n) { \
+            for (Py_ssize_t i = 0; i < n; i++) d[i] = s[i] + bias; }
     FASTDL_BITS(float, uint32_t)
     FASTDL_BITS(double, uint64_t)
     FASTDL_SUM(float, uint32_t)
@@ -191,6 +197,9 @@ cdef extern from *:
     void bias_relu_float "fastdl_bias_relu_float"(float* dst, const float* src, float bias, Py_ssize_t n) noexcept nogil
     void bias_relu_double "fastdl_bias_relu_double"(double* dst, const double* src, double bias,
                                                     Py_ssize_t n) noexcept nogil
+    void add_bias_float "fastdl_add_bias_float"(float* dst, const float* src, float bias, Py_ssize_t n) noexcept nogil
+    void add_bias_double "fastdl_add_bias_double"(double* dst, const double* src, double bias,
+                                                  Py_ssize_t n) noexcept nogil
     void bias_relu_inplace_float "fastdl_bias_relu_inplace_float"(float* run, float bias, Py_ssize_t n) noexcept nogil
     void bias_relu_inplace_double "fastdl_bias_relu_inplace_double"(double* run, double bias,
                                                                     Py_ssize_t n) noexcept nogil
@@ -375,6 +384,18 @@ cdef inline double gradient_run(real_t* dst, const real_t* src, const real_t* ga
     return run_sum(dst, NULL, n)
 
 
+cdef void gradient_rows(const real_t* dout, const real_t* gate, bint masked, Py_ssize_t nb, Py_ssize_t FN,
+                        Py_ssize_t P, real_t* block, Py_ssize_t ld, double* db) noexcept nogil:
+    # IN dout, gate (nb, FN, P); OUT block (FN, nb*P), rows ld apart; IN/OUT db (FN,): gradient_block's loop.
+    cdef Py_ssize_t n, f
+    cdef double s
+    for f in range(FN):
+        s = 0.0
+        for n in range(nb):
+            s += gradient_run(block + f * ld + n * P, dout + (n * FN + f) * P, gate + (n * FN + f) * P, masked, P)
+        db[f] += s
+
+
 def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_out, bint masked,
                    Py_ssize_t n0, Py_ssize_t n1, real_t[:, ::1] block, double[::1] db):
     """Images ``n0..n1-1`` of ``dout`` as the block's ``(FN, n*P)`` matrix; their sum over images and positions added to ``db``.
@@ -384,18 +405,40 @@ def gradient_block(const real_t[:, :, ::1] dout, const real_t[:, :, ::1] relu_ou
     NaN output lets the gradient through, as the book's mask does);
     OUT block (FN, (n1-n0)*P); IN/OUT db (FN,) float64.
     """
-    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2], n, f
-    cdef double s
+    cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], P = dout.shape[2]
     _check_block(n0, n1, N)
     if (relu_out.shape[0] != N or relu_out.shape[1] != FN or relu_out.shape[2] != P or block.shape[0] != FN
             or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
         raise ValueError("dout, relu_out, block and db do not fit together")
     with nogil:
-        for f in range(FN):
-            s = 0.0
-            for n in range(n0, n1):
-                s += gradient_run(&block[f, 0] + (n - n0) * P, &dout[n, f, 0], &relu_out[n, f, 0], masked, P)
-            db[f] += s
+        gradient_rows(&dout[n0, 0, 0], &relu_out[n0, 0, 0], masked, n1 - n0, FN, P, &block[0, 0], block.shape[1],
+                      &db[0])
+
+
+cdef void fold_images(const real_t* col, Py_ssize_t ld, real_t* dx, Py_ssize_t nb, Py_ssize_t C, Py_ssize_t H,
+                      Py_ssize_t W, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH,
+                      Py_ssize_t OW, real_t* padded) noexcept nogil:
+    # IN col (C*FH*FW, nb*OH*OW), rows ld apart; OUT dx (nb, C, H, W): col2im_block's loop (`padded` the
+    # scratch where pad > 0).
+    cdef Py_ssize_t P = OH * OW, WP = W + 2 * pad, n, c
+    cdef real_t* image
+    cdef real_t* inside
+    for n in range(nb):
+        image = dx + n * C * H * W
+        if padded == NULL:
+            memset(image, 0, C * H * W * sizeof(real_t))
+            windows_image(image, H * W, <real_t*>col + n * P, ld, C, H, W, FH, FW, stride, OH, OW, True)
+            continue
+        # Summed in the padded scratch, whose inside is then the image's.
+        memset(padded, 0, C * (H + 2 * pad) * WP * sizeof(real_t))
+        windows_image(padded, (H + 2 * pad) * WP, <real_t*>col + n * P, ld, C, H + 2 * pad, WP, FH, FW, stride,
+                      OH, OW, True)
+        for c in range(C):
+            inside = padded + (c * (H + 2 * pad) + pad) * WP + pad
+            if real_t is float:
+                copy_rows_float(image + c * H * W, W, inside, WP, H, W)
+            else:
+                copy_rows_double(image + c * H * W, W, inside, WP, H, W)
 
 
 def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n0, Py_ssize_t n1,
@@ -405,28 +448,12 @@ def col2im_block(const real_t[:, ::1] col, real_t[:, :, :, ::1] dx, Py_ssize_t n
     IN col (C*FH*FW, (n1-n0)*OH*OW); OUT dx (N, C, H, W): images ``n0..n1-1``.
     Each pixel's windows are summed from +0.0, in the order of the rows of ``col``.
     """
-    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], n, c, OH, OW
+    cdef Py_ssize_t N = dx.shape[0], C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
-    cdef Py_ssize_t P = OH * OW, WP = W + 2 * pad
     cdef real_t* padded = padding_scratch(C, H, W, pad, &dx[0, 0, 0, 0])
-    cdef real_t* inside
     with nogil:
-        for n in range(n0, n1):
-            if padded == NULL:
-                memset(&dx[n, 0, 0, 0], 0, C * H * W * sizeof(real_t))
-                windows_image(&dx[n, 0, 0, 0], H * W, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C, H, W,
-                              FH, FW, stride, OH, OW, True)  # (reads col only)
-                continue
-            # Summed in the padded scratch, whose inside is then the image's.
-            memset(padded, 0, C * (H + 2 * pad) * WP * sizeof(real_t))
-            windows_image(padded, (H + 2 * pad) * WP, <real_t*>&col[0, 0] + (n - n0) * P, col.shape[1], C,
-                          H + 2 * pad, WP, FH, FW, stride, OH, OW, True)
-            for c in range(C):
-                inside = padded + (c * (H + 2 * pad) + pad) * WP + pad
-                if real_t is float:
-                    copy_rows_float(&dx[n, c, 0, 0], W, inside, WP, H, W)
-                else:
-                    copy_rows_double(&dx[n, c, 0, 0], W, inside, WP, H, W)
+        fold_images(&col[0, 0], col.shape[1], &dx[n0, 0, 0, 0], n1 - n0, C, H, W, FH, FW, stride, pad, OH, OW,
+                    padded)
         free(padded)
 
 
@@ -462,24 +489,64 @@ cdef void pool_row(const real_t* row, Py_ssize_t W, Py_ssize_t OW, Py_ssize_t po
         arg[ox] = best
 
 
+cdef void bias_rows(const real_t* prod, Py_ssize_t ld, const real_t* b, bint relu, Py_ssize_t nb, Py_ssize_t FN,
+                    Py_ssize_t P, real_t* out) noexcept nogil:
+    # IN prod (FN, nb*P), rows ld apart; OUT out (nb, FN, P) = prod + b, through the ReLU where `relu`.
+    cdef Py_ssize_t n, f
+    for n in range(nb):
+        for f in range(FN):
+            if real_t is float:
+                if relu:
+                    bias_relu_float(out + (n * FN + f) * P, prod + f * ld + n * P, b[f], P)
+                else:
+                    add_bias_float(out + (n * FN + f) * P, prod + f * ld + n * P, b[f], P)
+            elif relu:
+                bias_relu_double(out + (n * FN + f) * P, prod + f * ld + n * P, b[f], P)
+            else:
+                add_bias_double(out + (n * FN + f) * P, prod + f * ld + n * P, b[f], P)
+
+
 def bias_relu_block(const real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, real_t[:, :, ::1] out):
     """Convolution + bias + ReLU of a block: ``out[n0 + n, f] = max(0, prod[f, n*P:(n+1)*P] + b[f])``.
 
     IN prod (FN, nb*P), b (FN,); OUT out (N, FN, P): images ``n0..n0+nb-1``
     (0 where the sum is <= 0, a NaN kept, as the book's ReLU).
     """
-    cdef Py_ssize_t FN = prod.shape[0], P = out.shape[2], f, n
+    cdef Py_ssize_t FN = prod.shape[0], P = out.shape[2]
     cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
     if (P < 1 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
             or not 0 <= n0 <= out.shape[0] - nb):
         raise ValueError("prod, b and out do not fit together")
     with nogil:
+        bias_rows(&prod[0, 0], prod.shape[1], &b[0], True, nb, FN, P, &out[n0, 0, 0])
+
+
+cdef void bias_relu_pool(real_t* prod, Py_ssize_t ld, const real_t* b, Py_ssize_t FN, Py_ssize_t nb, Py_ssize_t OH,
+                         Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, real_t* out,
+                         unsigned char* arg, Py_ssize_t PH, Py_ssize_t PW) noexcept nogil:
+    # IN/OUT prod (FN, nb*OH*OW), rows ld apart; OUT out, arg (nb, FN, PH, PW): bias_relu_pool_block's loop.
+    cdef Py_ssize_t P = OH * OW, f, n, py
+    cdef real_t* plane
+    for f in range(FN):
         for n in range(nb):
-            for f in range(FN):
-                if real_t is float:
-                    bias_relu_float(&out[n0 + n, f, 0], &prod[f, 0] + n * P, b[f], P)
-                else:
-                    bias_relu_double(&out[n0 + n, f, 0], &prod[f, 0] + n * P, b[f], P)
+            plane = prod + f * ld + n * P
+            if real_t is float:
+                bias_relu_inplace_float(plane, b[f], P)
+            else:
+                bias_relu_inplace_double(plane, b[f], P)
+            for py in range(PH):
+                pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
+                         out + ((n * FN + f) * PH + py) * PW, arg + ((n * FN + f) * PH + py) * PW)
+
+
+def _check_pool(Py_ssize_t FN, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
+                tuple out_shape, tuple arg_shape, Py_ssize_t n0, Py_ssize_t nb):
+    """That ``out`` and ``arg`` hold images ``n0..n0+nb-1`` of pooling ``FN`` maps of ``OH`` x ``OW``."""
+    if (OH < 1 or OW < 1 or nb < 1 or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
+            or pool_h * pool_w > 255 or len(out_shape) != 4 or out_shape[1] != FN or not 0 <= n0 <= out_shape[0] - nb
+            or out_shape[2] != (OH - pool_h) // stride + 1 or out_shape[3] != (OW - pool_w) // stride + 1
+            or arg_shape != out_shape):
+        raise ValueError("prod, b, out and arg do not fit together")
 
 
 def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0, Py_ssize_t OH, Py_ssize_t OW,
@@ -492,29 +559,258 @@ def bias_relu_pool_block(real_t[:, ::1] prod, const real_t[::1] b, Py_ssize_t n0
     b (FN,); OUT out (N, FN, PH, PW) and arg (same shape, uint8) for images
     ``n0..n0+nb-1``, as ``pool_forward`` computes them.
     """
-    cdef Py_ssize_t FN = prod.shape[0], P = OH * OW, f, n, i, py
+    cdef Py_ssize_t FN = prod.shape[0], P = OH * OW
     cdef Py_ssize_t nb = prod.shape[1] // P if P > 0 else 0
-    cdef Py_ssize_t PH = out.shape[2], PW = out.shape[3]
-    cdef real_t* plane
-    cdef real_t bias
-    if (P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN or out.shape[1] != FN
-            or not 0 <= n0 <= out.shape[0] - nb or pool_h < 1 or pool_w < 1 or stride < 1
-            or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
-            or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
-            or arg.shape[0] != out.shape[0] or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW):
+    if P <= 0 or nb < 1 or prod.shape[1] != nb * P or b.shape[0] != FN:
         raise ValueError("prod, b, out and arg do not fit together")
+    _check_pool(FN, OH, OW, pool_h, pool_w, stride, (out.shape[0], out.shape[1], out.shape[2], out.shape[3]),
+                (arg.shape[0], arg.shape[1], arg.shape[2], arg.shape[3]), n0, nb)
     with nogil:
-        for f in range(FN):
-            bias = b[f]
-            for n in range(nb):
-                plane = &prod[f, 0] + n * P
-                if real_t is float:
-                    bias_relu_inplace_float(plane, bias, P)
+        bias_relu_pool(&prod[0, 0], prod.shape[1], &b[0], FN, nb, OH, OW, pool_h, pool_w, stride,
+                       &out[n0, 0, 0, 0], &arg[n0, 0, 0, 0], out.shape[2], out.shape[3])
+
+
+# Passes: a layer's whole forward or backward pass, block by block, as fastdl/fast.py runs it. The loop and
+# the steps between the products run here, without a Python call per step; the products are `matmul`'s
+# (np.matmul, BLAS), called with the block's columns of the scratch matrices (rows as far apart as in a
+# whole block: `col_[:, :nb*P]`).
+
+cdef tuple _pass_shapes(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FN, Py_ssize_t FH, Py_ssize_t FW,
+                        Py_ssize_t stride, Py_ssize_t pad, col_, prod_):
+    """``(OH, OW, step)`` after checking a pass's arrays: col_ (C*FH*FW, step*OH*OW), prod_ (FN, step*OH*OW)."""
+    _check_geometry(x.shape[2], x.shape[3], FH, FW, stride, pad)
+    cdef Py_ssize_t OH = out_size(x.shape[2], FH, stride, pad), OW = out_size(x.shape[3], FW, stride, pad)
+    cdef Py_ssize_t K = x.shape[1] * FH * FW, step = col_.shape[1] // (OH * OW)
+    if (step < 1 or tuple(col_.shape) != (K, step * OH * OW) or tuple(prod_.shape) != (FN, step * OH * OW)
+            or tuple(filters.shape) != (FN, K)):
+        raise ValueError("filters and the scratch matrices do not fit x")
+    return OH, OW, step
+
+
+cdef void unfold_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, real_t* col, Py_ssize_t ld,
+                       Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t OH, Py_ssize_t OW,
+                       real_t* padded) noexcept nogil:
+    # im2col_block's loop: images n0..n1-1 of x into col, rows ld apart.
+    cdef Py_ssize_t n
+    for n in range(n0, n1):
+        unfold_image(&x[n, 0, 0, 0], x.shape[2] * x.shape[3], col + (n - n0) * OH * OW, ld, x.shape[1], x.shape[2],
+                     x.shape[3], FH, FW, stride, pad, OH, OW, padded)
+
+
+def forward_pass(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
+                 Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, bint relu, real_t[:, :, ::1] out):
+    """A Convolution's forward pass (and its ReLU's, where ``relu``) over the batch, in blocks of ``step`` images.
+
+    IN x (N, C, H, W), filters (FN, C*FH*FW) (an array ``matmul`` multiplies), b (FN,); scratch col_
+    (C*FH*FW, step*OH*OW), prod_ (FN, step*OH*OW); ``matmul(a, b, out=c)`` is ``np.matmul``;
+    OUT out (N, FN, OH*OW): ``filters @ im2col + b``, through the ReLU where ``relu`` (as ``bias_relu_block``).
+    """
+    cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1
+    OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, prod_)
+    if out.shape[0] != N or out.shape[1] != FN or out.shape[2] != OH * OW:
+        raise ValueError("out does not fit x and b")
+    cdef real_t[:, ::1] col = col_
+    cdef real_t[:, ::1] prod = prod_
+    cdef real_t* padded = padding_scratch(x.shape[1], x.shape[2], x.shape[3], pad, &col[0, 0])
+    try:
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            with nogil:
+                unfold_block(x, n0, n1, &col[0, 0], col.shape[1], FH, FW, stride, pad, OH, OW, padded)
+            matmul(filters, col_ if n1 - n0 == step else col_[:, :(n1 - n0) * OH * OW],
+                   out=prod_ if n1 - n0 == step else prod_[:, :(n1 - n0) * OH * OW])
+            with nogil:
+                bias_rows(&prod[0, 0], prod.shape[1], &b[0], relu, n1 - n0, FN, OH * OW, &out[n0, 0, 0])
+    finally:
+        free(padded)
+
+
+def forward_pool_pass(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
+                      Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, Py_ssize_t pool_h, Py_ssize_t pool_w,
+                      Py_ssize_t pool_stride, real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
+    """``forward_pass`` with the ReLU and max pooling fused: OUT out, arg (N, FN, PH, PW) as
+    ``bias_relu_pool_block`` computes them for each block."""
+    cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1
+    OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, prod_)
+    _check_pool(FN, OH, OW, pool_h, pool_w, pool_stride, (out.shape[0], out.shape[1], out.shape[2], out.shape[3]),
+                (arg.shape[0], arg.shape[1], arg.shape[2], arg.shape[3]), 0, N)
+    cdef real_t[:, ::1] col = col_
+    cdef real_t[:, ::1] prod = prod_
+    cdef real_t* padded = padding_scratch(x.shape[1], x.shape[2], x.shape[3], pad, &col[0, 0])
+    try:
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            with nogil:
+                unfold_block(x, n0, n1, &col[0, 0], col.shape[1], FH, FW, stride, pad, OH, OW, padded)
+            matmul(filters, col_ if n1 - n0 == step else col_[:, :(n1 - n0) * OH * OW],
+                   out=prod_ if n1 - n0 == step else prod_[:, :(n1 - n0) * OH * OW])
+            with nogil:
+                bias_relu_pool(&prod[0, 0], prod.shape[1], &b[0], FN, n1 - n0, OH, OW, pool_h, pool_w, pool_stride,
+                               &out[n0, 0, 0, 0], &arg[n0, 0, 0, 0], out.shape[2], out.shape[3])
+    finally:
+        free(padded)
+
+
+cdef void add_part(double* acc, const real_t* part, Py_ssize_t n) noexcept nogil:
+    # acc += part, in float64: a block's dW product into the pass's sum.
+    cdef Py_ssize_t i
+    for i in range(n):
+        acc[i] += part[i]
+
+
+def backward_pass(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
+                  Py_ssize_t pad, col_, block_, part_, matmul, double[:, ::1] dW, double[::1] db,
+                  const real_t[:, :, ::1] dout, const real_t[:, :, ::1] gate, bint masked,
+                  const unsigned char[:, :, ::1] arg, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t pool_stride,
+                  dx_, back_filters, windows_, product_):
+    """A Convolution's backward pass over the batch, in the forward pass's blocks: ``dW``, ``db`` and ``dx``.
+
+    IN x (N, C, H, W), filters (FN, C*FH*FW) as in ``forward_pass``; scratch col_ (C*FH*FW, step*OH*OW),
+    block_ (FN, step*OH*OW), part_ (C*FH*FW, FN). The gradient: without pooling (``pool_h == 0``) dout
+    (N, FN, OH*OW), masked by gate (the fused ReLU's output) where ``masked``, as ``gradient_block``;
+    with pooling dout, gate (the pooled output) and arg (N, FN, PH*PW), as ``pool_gradient_block``.
+    IN/OUT dW (C*FH*FW, FN) float64 += each block's ``col @ block.T``; db (FN,) float64 += the sums.
+    OUT dx_ (N, C, H, W), where not None: ``col2im(filters.T @ block)`` where ``back_filters`` is None;
+    else (stride 1) the convolution of the gradient, padded with FH-1-pad zeros, with ``back_filters``
+    (C, FN*FH*FW), the flipped filters, its windows in windows_ (FN*FH*FW, step*H*W) (``im2col_planes``),
+    product_ (C, step*H*W) its scratch for blocks of several images. arg's offsets are checked first.
+    """
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], FN = filters.shape[0]
+    cdef Py_ssize_t OH, OW, step, P, n0, n1, nb, PH = 0, PW = 0, back_pad = FH - 1 - pad
+    cdef bint bad = False
+    OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, block_)
+    P = OH * OW
+    if pool_h > 0:
+        if pool_w < 1 or pool_stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255:
+            raise ValueError("pooling windows that do not fit the output")
+        PH, PW = (OH - pool_h) // pool_stride + 1, (OW - pool_w) // pool_stride + 1
+    cdef Py_ssize_t G = PH * PW if pool_h > 0 else P
+    if (dout.shape[0] != N or dout.shape[1] != FN or dout.shape[2] != G or gate.shape[0] != N
+            or gate.shape[1] != FN or gate.shape[2] != G
+            or (pool_h > 0 and (arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != G))
+            or tuple(part_.shape) != (C * FH * FW, FN) or dW.shape[0] != C * FH * FW or dW.shape[1] != FN
+            or db.shape[0] != FN):
+        raise ValueError("dout, gate, arg, part, dW and db do not fit x and filters")
+    cdef bint flipped = back_filters is not None
+    if dx_ is not None and tuple(dx_.shape) != (N, C, H, W):
+        raise ValueError("dx does not fit x")
+    if flipped and (stride != 1 or FH != FW or not 0 <= pad < FH or tuple(back_filters.shape) != (C, FN * FH * FW)
+                    or tuple(windows_.shape) != (FN * FH * FW, step * H * W)
+                    or tuple(product_.shape) != (C, step * H * W)):
+        raise ValueError("back_filters, windows and product do not fit")
+    if pool_h > 0:
+        with nogil:
+            bad = offsets_outside(&arg[0, 0, 0], N * FN * G, pool_h * pool_w)
+        if bad:
+            raise ValueError("arg holds an offset outside the window")
+    cdef real_t[:, ::1] col = col_
+    cdef real_t[:, ::1] block = block_
+    cdef real_t[:, ::1] part = part_
+    cdef real_t[:, :, :, ::1] dx
+    cdef real_t[:, ::1] windows
+    if dx_ is not None:
+        dx = dx_
+    if flipped:
+        windows = windows_
+    filters_T = filters.T
+    cdef real_t* padded = NULL
+    cdef real_t* padded_back = NULL
+    cdef Py_ssize_t n
+    try:
+        padded = padding_scratch(C, H, W, pad, &col[0, 0])
+        if flipped:
+            padded_back = padding_scratch(FN, OH, OW, back_pad, &col[0, 0])
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            nb = n1 - n0
+            col_b = col_ if nb == step else col_[:, :nb * P]
+            block_b = block_ if nb == step else block_[:, :nb * P]
+            with nogil:
+                if pool_h > 0:
+                    pool_gradient_rows(&dout[n0, 0, 0], &gate[n0, 0, 0], &arg[n0, 0, 0], nb, FN, PH, PW, OH, OW,
+                                       pool_h, pool_w, pool_stride, &block[0, 0], block.shape[1], &db[0])
                 else:
-                    bias_relu_inplace_double(plane, bias, P)
+                    gradient_rows(&dout[n0, 0, 0], &gate[n0, 0, 0], masked, nb, FN, P, &block[0, 0],
+                                  block.shape[1], &db[0])
+                unfold_block(x, n0, n1, &col[0, 0], col.shape[1], FH, FW, stride, pad, OH, OW, padded)
+            matmul(col_b, block_b.T, out=part_)
+            with nogil:
+                add_part(&dW[0, 0], &part[0, 0], C * FH * FW * FN)
+            if dx_ is None:
+                continue
+            if not flipped:  # dcol in col's memory: col is read
+                matmul(filters_T, block_b, out=col_b)
+                with nogil:
+                    fold_images(&col[0, 0], col.shape[1], &dx[n0, 0, 0, 0], nb, C, H, W, FH, FW, stride, pad, OH,
+                                OW, padded)
+                continue
+            with nogil:
+                for n in range(nb):
+                    unfold_image(&block[0, 0] + n * P, block.shape[1], &windows[0, 0] + n * H * W, windows.shape[1],
+                                 FN, OH, OW, FH, FW, 1, back_pad, H, W, padded_back)
+            if nb == 1:
+                matmul(back_filters, windows_ if step == 1 else windows_[:, :H * W],
+                       out=dx_[n0].reshape(C, H * W))
+            else:
+                product = product_ if nb == step else product_[:, :nb * H * W]
+                matmul(back_filters, windows_ if nb == step else windows_[:, :nb * H * W], out=product)
+                np.copyto(dx_[n0:n1].reshape(nb, C, H * W), product.reshape(C, nb, H * W).transpose(1, 0, 2))
+    finally:
+        free(padded)
+        free(padded_back)
+
+
+cdef void pool_gradient_rows(const real_t* dout, const real_t* pooled, const unsigned char* arg, Py_ssize_t nb,
+                             Py_ssize_t FN, Py_ssize_t PH, Py_ssize_t PW, Py_ssize_t OH, Py_ssize_t OW,
+                             Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride, real_t* block, Py_ssize_t ld,
+                             double* db) noexcept nogil:
+    # IN dout, pooled, arg (nb, FN, PH, PW), offsets checked; OUT block (FN, nb*OH*OW), rows ld apart;
+    # IN/OUT db (FN,): pool_gradient_block's loop.
+    cdef Py_ssize_t P = OH * OW, plane = PH * PW, f, n, py, px, a, i
+    cdef Py_ssize_t offset[256]  # a window's offset `a` as a position in the image: no division per value
+    cdef double s
+    cdef real_t g
+    cdef real_t* dst
+    cdef const real_t* d
+    cdef const real_t* p
+    cdef const unsigned char* at
+    for a in range(pool_h * pool_w):
+        offset[a] = (a // pool_w) * OW + a % pool_w
+    cdef bint tiled = pool_h == 2 and pool_w == 2 and stride == 2 and OH == 2 * PH and OW == 2 * PW
+    for f in range(FN):
+        s = 0.0
+        if not tiled:
+            memset(block + f * ld, 0, nb * P * sizeof(real_t))
+        for n in range(nb):
+            dst = block + f * ld + n * P
+            d, p, at = dout + (n * FN + f) * plane, pooled + (n * FN + f) * plane, arg + (n * FN + f) * plane
+            if tiled:  # the book's pooling, whose windows tile the image: each sets its four gradients
                 for py in range(PH):
-                    pool_row(plane + py * stride * OW, OW, PW, pool_h, pool_w, stride,
-                             &out[n0 + n, f, py, 0], &arg[n0 + n, f, py, 0])
+                    if real_t is float:
+                        unpool22_float(d + py * PW, p + py * PW, at + py * PW, PW, dst + 2 * py * OW,
+                                       dst + (2 * py + 1) * OW)
+                    else:
+                        unpool22_double(d + py * PW, p + py * PW, at + py * PW, PW, dst + 2 * py * OW,
+                                        dst + (2 * py + 1) * OW)
+                s += run_sum(d, p, plane)
+                continue
+            for py in range(PH):
+                for px in range(PW):
+                    i = py * PW + px
+                    g = d[i]
+                    g = 0 if p[i] <= 0 else g  # both read first: a select, not a branch
+                    dst[py * stride * OW + px * stride + offset[at[i]]] += g
+                    s += g
+        db[f] += s
+
+
+cdef bint offsets_outside(const unsigned char* arg, Py_ssize_t n, Py_ssize_t window) noexcept nogil:
+    # Whether an offset of arg[:n] is outside a window of `window` elements (checked before any write).
+    cdef bint bad = False
+    cdef Py_ssize_t i
+    for i in range(n):
+        bad |= arg[i] >= window
+    return bad
 
 
 def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, ::1] pooled,
@@ -529,57 +825,21 @@ def pool_gradient_block(const real_t[:, :, :, ::1] dout, const real_t[:, :, :, :
     IN/OUT db (FN,) float64 += the block's sums.
     """
     cdef Py_ssize_t N = dout.shape[0], FN = dout.shape[1], PH = dout.shape[2], PW = dout.shape[3]
-    cdef Py_ssize_t P = OH * OW, f, n, py, px, a, i
-    cdef Py_ssize_t window = pool_h * pool_w
-    cdef double s
-    cdef real_t g
-    cdef real_t* dst
-    cdef bint bad = False
+    cdef bint bad
     _check_block(n0, n1, N)
     if (pooled.shape[0] != N or pooled.shape[1] != FN or pooled.shape[2] != PH or pooled.shape[3] != PW
             or arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != PH or arg.shape[3] != PW
             or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255
             or PH != (OH - pool_h) // stride + 1 or PW != (OW - pool_w) // stride + 1
-            or block.shape[0] != FN or block.shape[1] != (n1 - n0) * P or db.shape[0] != FN):
+            or block.shape[0] != FN or block.shape[1] != (n1 - n0) * OH * OW or db.shape[0] != FN):
         raise ValueError("dout, pooled, arg, block and db do not fit together")
     with nogil:
-        for i in range(n0 * FN * PH * PW, n1 * FN * PH * PW):  # validate the offsets before writing
-            if (&arg[0, 0, 0, 0])[i] >= window:
-                bad = True
+        bad = offsets_outside(&arg[n0, 0, 0, 0], (n1 - n0) * FN * PH * PW, pool_h * pool_w)
     if bad:
         raise ValueError("arg holds an offset outside the window")
-    cdef Py_ssize_t offset[256]  # a window's offset `a` as a position in the image: no division per value
-    for a in range(window):
-        offset[a] = (a // pool_w) * OW + a % pool_w
-    cdef bint tiled = pool_h == 2 and pool_w == 2 and stride == 2 and OH == 2 * PH and OW == 2 * PW
     with nogil:
-        if tiled:  # the book's pooling, whose windows tile the image: each sets its four gradients
-            for f in range(FN):
-                s = 0.0
-                for n in range(n0, n1):
-                    dst = &block[f, 0] + (n - n0) * P
-                    for py in range(PH):
-                        if real_t is float:
-                            unpool22_float(&dout[n, f, py, 0], &pooled[n, f, py, 0], &arg[n, f, py, 0], PW,
-                                           dst + 2 * py * OW, dst + (2 * py + 1) * OW)
-                        else:
-                            unpool22_double(&dout[n, f, py, 0], &pooled[n, f, py, 0], &arg[n, f, py, 0], PW,
-                                            dst + 2 * py * OW, dst + (2 * py + 1) * OW)
-                    s += run_sum(&dout[n, f, 0, 0], &pooled[n, f, 0, 0], PH * PW)
-                db[f] += s
-        else:
-            memset(&block[0, 0], 0, FN * (n1 - n0) * P * sizeof(real_t))
-            for f in range(FN):
-                s = 0.0
-                for n in range(n0, n1):
-                    dst = &block[f, 0] + (n - n0) * P
-                    for py in range(PH):
-                        for px in range(PW):
-                            g = dout[n, f, py, px]
-                            g = 0 if pooled[n, f, py, px] <= 0 else g  # both read first: a select, not a branch
-                            dst[py * stride * OW + px * stride + offset[arg[n, f, py, px]]] += g
-                            s += g
-                db[f] += s
+        pool_gradient_rows(&dout[n0, 0, 0, 0], &pooled[n0, 0, 0, 0], &arg[n0, 0, 0, 0], n1 - n0, FN, PH, PW, OH, OW,
+                           pool_h, pool_w, stride, &block[0, 0], block.shape[1], &db[0])
 
 
 def pool_forward(const real_t[:, :, :, ::1] x, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -35,4 +37,24 @@ def pool_gradient_block(
     dout: npt.NDArray[np.floating], pooled: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8], n0: int, n1: int,
     OH: int, OW: int, pool_h: int, pool_w: int, stride: int,
     block: npt.NDArray[np.floating], db: npt.NDArray[np.float64],
+) -> None: ...
+def forward_pass(
+    x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
+    FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
+    matmul: Callable[..., object], relu: bool, out: npt.NDArray[np.floating],
+) -> None: ...
+def forward_pool_pass(
+    x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
+    FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
+    matmul: Callable[..., object], pool_h: int, pool_w: int, pool_stride: int,
+    out: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8],
+) -> None: ...
+def backward_pass(
+    x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], FH: int, FW: int, stride: int, pad: int,
+    col_: npt.NDArray[np.floating], block_: npt.NDArray[np.floating], part_: npt.NDArray[np.floating],
+    matmul: Callable[..., object], dW: npt.NDArray[np.float64], db: npt.NDArray[np.float64],
+    dout: npt.NDArray[np.floating], gate: npt.NDArray[np.floating], masked: bool, arg: npt.NDArray[np.uint8],
+    pool_h: int, pool_w: int, pool_stride: int, dx_: npt.NDArray[np.floating] | None,
+    back_filters: npt.NDArray[np.floating] | None, windows_: npt.NDArray[np.floating] | None,
+    product_: npt.NDArray[np.floating] | None,
 ) -> None: ...
