@@ -265,8 +265,7 @@ cdef void windows_image(real_t* img, Py_ssize_t cs, real_t* col, Py_ssize_t ld, 
                         Py_ssize_t WP, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride, Py_ssize_t OH, Py_ssize_t OW,
                         bint fold) noexcept nogil:
     # img (C, HP, WP), padded, its planes cs apart; col (C*FH*FW, OH*OW) with rows ld apart: row (c, y, x),
-    # column (oy, ox),
-    # `col` transposed, so that each run of OW outputs is a run of one row of the image.
+    # column (oy, ox), `col` transposed, so that each run of OW outputs is a run of one row of the image.
     # Unfold (im2col: OUT col, IN img) or, with `fold`, add each window back (col2im: IN col, IN/OUT img).
     cdef Py_ssize_t c, y, x, _oy, ox
     cdef real_t* at_img
@@ -329,14 +328,11 @@ def im2col_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n1, Py_
 
     IN x (N, C, H, W); OUT col (C*FH*FW, (n1-n0)*OH*OW): ``col[(c, y, x), (n-n0, oy, ox)]``.
     """
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], n, OH, OW
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3], OH, OW
     OH, OW = _check_col(N, C, H, W, n0, n1, FH, FW, stride, pad, col.shape[0], col.shape[1])
-    cdef Py_ssize_t P = OH * OW
     cdef real_t* padded = padding_scratch(C, H, W, pad, &col[0, 0])
     with nogil:
-        for n in range(n0, n1):
-            unfold_image(&x[n, 0, 0, 0], H * W, &col[0, 0] + (n - n0) * P, col.shape[1], C, H, W, FH, FW, stride,
-                         pad, OH, OW, padded)
+        unfold_block(x, n0, n1, &col[0, 0], col.shape[1], FH, FW, stride, pad, OH, OW, padded)
         free(padded)
 
 
