@@ -82,7 +82,7 @@ def _block_images(N: int, rows_per_image: int) -> int:
     return min(N, max(1, BLOCK_ROWS // max(1, rows_per_image)))
 
 
-_NO_OFFSETS = np.empty((0, 0, 0), dtype=np.uint8)  # backward_pass's offsets without pooling
+_NO_OFFSETS = np.empty((0, 0, 0), dtype=np.uint8)  # conv_backward's offsets without pooling
 
 
 class _ConvState:
@@ -168,9 +168,9 @@ class Convolution(layers.Convolution):
         col = np.empty((K, step * P), dtype=dtype)
         prod = np.empty((FN, step * P), dtype=dtype)
         if pool is None:
-            _fastconv.forward_pass(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul, relu, out)
+            _fastconv.conv_forward(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul, relu, out)
         else:
-            _fastconv.forward_pool_pass(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul,
+            _fastconv.conv_pool_forward(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul,
                                         *state.pool, out, state.arg)
         if pool is None:
             out = out.reshape(N, FN, out_h, out_w)
@@ -232,7 +232,7 @@ class Convolution(layers.Convolution):
         else:
             grad, gate = grad.reshape(N, FN, -1), state.pooled.reshape(N, FN, -1)
             arg, pool = state.arg.reshape(N, FN, -1), state.pool
-        _fastconv.backward_pass(image, filters, FH, FW, self.stride, self.pad, col, block, part, np.matmul, dW, db,
+        _fastconv.conv_backward(image, filters, FH, FW, self.stride, self.pad, col, block, part, np.matmul, dW, db,
                                 grad, gate, masked, arg, *pool, dx, back_filters, windows, product)
         self.dW = np.ascontiguousarray(dW.T, dtype=dtype).reshape(FN, C, FH, FW)
         self.db = db.astype(dtype)

@@ -420,12 +420,12 @@ def test_input_gradient_as_a_flipped_convolution(monkeypatch, N, C, H, F, pad):
     dx_exact = exact.backward(dout)
     flipped, kernels = [], fast._fastconv
 
-    def backward_pass(*args):  # records whether it was given the flipped filters
+    def conv_backward(*args):  # records whether it was given the flipped filters
         flipped.append(args[-3] is not None)
-        return kernels.backward_pass(*args)
+        return kernels.conv_backward(*args)
 
     spy = type("Spy", (), {name: getattr(kernels, name) for name in dir(kernels) if name[0] != "_"})
-    spy.backward_pass = staticmethod(backward_pass)
+    spy.conv_backward = staticmethod(conv_backward)
     monkeypatch.setattr(fast, "_fastconv", spy)
     layer = fast.Convolution(W, b, 1, pad)
     with fastdl.mode("fast"):
@@ -468,29 +468,29 @@ def test_bias_relu_block_is_the_book_relu_of_the_sum(fastconv, dtype):
 def test_passes_refuse_bad_arguments(fastconv):
     x, W, b = np.zeros((3, 2, 5, 5)), np.zeros((4, 18)), np.zeros(4)
     col, prod, out = np.zeros((18, 2 * 25)), np.zeros((4, 2 * 25)), np.zeros((3, 4, 25))
-    fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, out)  # fits
+    fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, out)  # fits
     with pytest.raises(ValueError, match="scratch matrices do not fit"):
-        fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col[:, :40], prod, np.matmul, True, out)
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col[:, :40], prod, np.matmul, True, out)
     with pytest.raises(ValueError, match="scratch matrices do not fit"):
-        fastconv.forward_pass(x, W[:, :9], b, 3, 3, 1, 1, col, prod, np.matmul, True, out)
+        fastconv.conv_forward(x, W[:, :9], b, 3, 3, 1, 1, col, prod, np.matmul, True, out)
     with pytest.raises(ValueError, match="out does not fit"):
-        fastconv.forward_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, np.zeros((3, 4, 24)))
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, np.zeros((3, 4, 24)))
     with pytest.raises(ValueError, match="do not fit together"):
-        fastconv.forward_pool_pass(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, 2, 2, 2, np.zeros((3, 4, 3, 3)),
+        fastconv.conv_pool_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, 2, 2, 2, np.zeros((3, 4, 3, 3)),
                                    np.zeros((3, 4, 3, 3), np.uint8))
     dW, db, grad = np.zeros((18, 4)), np.zeros(4), np.zeros((3, 4, 4))
     offsets = np.full((3, 4, 4), 4, np.uint8)  # outside a 2 x 2 window
     with pytest.raises(ValueError, match="outside the window"):
-        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, grad, grad, True,
+        fastconv.conv_backward(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, grad, grad, True,
                                offsets, 2, 2, 2, None, None, None, None)
     with pytest.raises(ValueError, match="do not fit x and filters"):
-        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 3)), np.matmul, dW, db, grad, grad, True,
+        fastconv.conv_backward(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 3)), np.matmul, dW, db, grad, grad, True,
                                offsets * 0, 2, 2, 2, None, None, None, None)
     with pytest.raises(ValueError, match="dx does not fit"):
-        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
+        fastconv.conv_backward(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
                                np.zeros((0, 0, 0), np.uint8), 0, 0, 0, np.zeros((3, 2, 5, 4)), None, None, None)
     with pytest.raises(ValueError, match="back_filters, windows and product"):
-        fastconv.backward_pass(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
+        fastconv.conv_backward(x, W, 3, 3, 1, 1, col, prod, np.zeros((18, 4)), np.matmul, dW, db, out, out, True,
                                np.zeros((0, 0, 0), np.uint8), 0, 0, 0, np.zeros(x.shape), np.zeros((2, 36)),
                                np.zeros((36, 2 * 25)), np.zeros((2, 49)))
     assert not dW.any() and not db.any()  # nothing written before the checks

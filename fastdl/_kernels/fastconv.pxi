@@ -5,7 +5,7 @@
 # - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
 #   outputs of one filter offset is then one contiguous copy (the book's
 #   row layout makes it a copy of FW elements).
-# - A layer's pass (forward_pass, forward_pool_pass, backward_pass) walks
+# - A layer's pass (conv_forward, conv_pool_forward, conv_backward) walks
 #   the batch in blocks of images whose `col` fits in cache (about 256
 #   window positions, fastdl/fast.py's choice) with no Python call between
 #   its steps: it unfolds a block into a scratch matrix, and one BLAS
@@ -593,7 +593,7 @@ cdef void unfold_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n
                      x.shape[3], FH, FW, stride, pad, OH, OW, padded)
 
 
-def forward_pass(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
+def conv_forward(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
                  Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, bint relu, real_t[:, :, ::1] out):
     """A Convolution's forward pass (and its ReLU's, where ``relu``) over the batch, in blocks of ``step`` images.
 
@@ -621,10 +621,10 @@ def forward_pass(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_
         free(padded)
 
 
-def forward_pool_pass(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
+def conv_pool_forward(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
                       Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, Py_ssize_t pool_h, Py_ssize_t pool_w,
                       Py_ssize_t pool_stride, real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
-    """``forward_pass`` with the ReLU and max pooling fused: OUT out, arg (N, FN, PH, PW) as
+    """``conv_forward`` with the ReLU and max pooling fused: OUT out, arg (N, FN, PH, PW) as
     ``bias_relu_pool_block`` computes them for each block."""
     cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1
     OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, prod_)
@@ -654,14 +654,14 @@ cdef void add_part(double* acc, const real_t* part, Py_ssize_t n) noexcept nogil
         acc[i] += part[i]
 
 
-def backward_pass(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
+def conv_backward(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize_t FW, Py_ssize_t stride,
                   Py_ssize_t pad, col_, block_, part_, matmul, double[:, ::1] dW, double[::1] db,
                   const real_t[:, :, ::1] dout, const real_t[:, :, ::1] gate, bint masked,
                   const unsigned char[:, :, ::1] arg, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t pool_stride,
                   dx_, back_filters, windows_, product_):
     """A Convolution's backward pass over the batch, in the forward pass's blocks: ``dW``, ``db`` and ``dx``.
 
-    IN x (N, C, H, W), filters (FN, C*FH*FW) as in ``forward_pass``; scratch col_ (C*FH*FW, step*OH*OW),
+    IN x (N, C, H, W), filters (FN, C*FH*FW) as in ``conv_forward``; scratch col_ (C*FH*FW, step*OH*OW),
     block_ (FN, step*OH*OW), part_ (C*FH*FW, FN). The gradient: without pooling (``pool_h == 0``) dout
     (N, FN, OH*OW), masked by gate (the fused ReLU's output) where ``masked``, as ``gradient_block``;
     with pooling dout, gate (the pooled output) and arg (N, FN, PH*PW), as ``pool_gradient_block``.

@@ -38,18 +38,18 @@ def pool_gradient_block(
     OH: int, OW: int, pool_h: int, pool_w: int, stride: int,
     block: npt.NDArray[np.floating], db: npt.NDArray[np.float64],
 ) -> None: ...
-def forward_pass(
+def conv_forward(
     x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
     FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
     matmul: Callable[..., object], relu: bool, out: npt.NDArray[np.floating],
 ) -> None: ...
-def forward_pool_pass(
+def conv_pool_forward(
     x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
     FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
     matmul: Callable[..., object], pool_h: int, pool_w: int, pool_stride: int,
     out: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8],
 ) -> None: ...
-def backward_pass(
+def conv_backward(
     x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], FH: int, FW: int, stride: int, pad: int,
     col_: npt.NDArray[np.floating], block_: npt.NDArray[np.floating], part_: npt.NDArray[np.floating],
     matmul: Callable[..., object], dW: npt.NDArray[np.float64], db: npt.NDArray[np.float64],
