@@ -42,7 +42,7 @@
 # Single-threaded: the matrix products (BLAS) are the step's bulk and use
 # BLAS's threads. The `def` wrappers validate shapes and ranges before
 # `nogil`; fastdl/fast.py decides what reaches them.
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 cimport numpy as cnp
@@ -243,22 +243,14 @@ def _check_col(Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_
 cdef void pad_image(const real_t* img, Py_ssize_t cs, real_t* padded, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
                     Py_ssize_t pad) noexcept nogil:
     # IN img (C, H, W), its planes cs apart; OUT padded (C, H + 2*pad, W + 2*pad): img inside a border of zeros.
-    cdef Py_ssize_t WP = W + 2 * pad, c, iy, x
-    cdef real_t* row
+    # Only the inside is written: `padded` is a scratch of padding_scratch, zeros from the start, where
+    # nothing else writes (unfolding reads it; folding sums in a scratch of its own).
+    cdef Py_ssize_t WP = W + 2 * pad, HP = H + 2 * pad, c
     for c in range(C):
-        memset(padded, 0, pad * WP * sizeof(real_t))
-        row = padded + pad * WP
-        for iy in range(H):
-            for x in range(pad):  # a few elements: a loop, not a call of memset
-                row[x] = 0
-                row[pad + W + x] = 0
-            row += WP
         if real_t is float:
-            copy_rows_float(padded + pad * WP + pad, WP, img + c * cs, W, H, W)
+            copy_rows_float(padded + (c * HP + pad) * WP + pad, WP, img + c * cs, W, H, W)
         else:
-            copy_rows_double(padded + pad * WP + pad, WP, img + c * cs, W, H, W)
-        memset(row, 0, pad * WP * sizeof(real_t))
-        padded = row + pad * WP
+            copy_rows_double(padded + (c * HP + pad) * WP + pad, WP, img + c * cs, W, H, W)
 
 
 cdef void windows_image(real_t* img, Py_ssize_t cs, real_t* col, Py_ssize_t ld, Py_ssize_t C, Py_ssize_t HP,
@@ -297,13 +289,13 @@ cdef void windows_image(real_t* img, Py_ssize_t cs, real_t* col, Py_ssize_t ld, 
 
 
 cdef real_t* padding_scratch(Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad, real_t* of_type) except? NULL:
-    """A padded image's memory (C, H + 2*pad, W + 2*pad) for the caller to free, or NULL without ``pad``.
+    """A padded image's memory (C, H + 2*pad, W + 2*pad), zeros, for the caller to free, or NULL without ``pad``.
 
     ``of_type`` only selects the element type.
     """
     if pad == 0:
         return NULL
-    cdef real_t* scratch = <real_t*>malloc(C * (H + 2 * pad) * (W + 2 * pad) * sizeof(real_t))
+    cdef real_t* scratch = <real_t*>calloc(C * (H + 2 * pad) * (W + 2 * pad), sizeof(real_t))
     if scratch == NULL:
         raise MemoryError()
     return scratch
@@ -711,9 +703,12 @@ def conv_backward(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize
     filters_T = filters.T
     cdef real_t* padded = NULL
     cdef real_t* padded_back = NULL
+    cdef real_t* sums = NULL  # fold_images' scratch: it sums in its border, which padded keeps as zeros
     cdef Py_ssize_t n
     try:
         padded = padding_scratch(C, H, W, pad, &col[0, 0])
+        if dx_ is not None and not flipped:
+            sums = padding_scratch(C, H, W, pad, &col[0, 0])
         if flipped:
             padded_back = padding_scratch(FN, OH, OW, back_pad, &col[0, 0])
         for n0 in range(0, N, step):
@@ -738,7 +733,7 @@ def conv_backward(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize
                 matmul(filters_T, block_b, out=col_b)
                 with nogil:
                     fold_images(&col[0, 0], col.shape[1], &dx[n0, 0, 0, 0], nb, C, H, W, FH, FW, stride, pad, OH,
-                                OW, padded)
+                                OW, sums)
                 continue
             with nogil:
                 for n in range(nb):
@@ -754,6 +749,7 @@ def conv_backward(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize
     finally:
         free(padded)
         free(padded_back)
+        free(sums)
 
 
 cdef void pool_gradient_rows(const real_t* dout, const real_t* pooled, const unsigned char* arg, Py_ssize_t nb,
