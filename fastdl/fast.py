@@ -82,7 +82,7 @@ def _block_images(N: int, rows_per_image: int) -> int:
     return min(N, max(1, BLOCK_ROWS // max(1, rows_per_image)))
 
 
-_NO_OFFSETS = np.empty((0, 0, 0), dtype=np.uint8)  # conv_backward's offsets without pooling
+_NO_OFFSETS = np.empty((0, 0, 0), dtype=np.uint8)  # the passes' offsets without pooling
 
 
 class _ConvState:
@@ -167,11 +167,9 @@ class Convolution(layers.Convolution):
         step = _block_images(N, P)
         col = np.empty((K, step * P), dtype=dtype)
         prod = np.empty((FN, step * P), dtype=dtype)
-        if pool is None:
-            _fastconv.conv_forward(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul, relu, out)
-        else:
-            _fastconv.conv_pool_forward(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul,
-                                        *state.pool, out, state.arg)
+        arg, pooling = (_NO_OFFSETS, (0, 0, 0)) if pool is None else (state.arg.reshape(N, FN, -1), state.pool)
+        _fastconv.conv_forward(image, filters, b, FH, FW, self.stride, self.pad, col, prod, np.matmul, relu,
+                               *pooling, out.reshape(N, FN, -1), arg)
         if pool is None:
             out = out.reshape(N, FN, out_h, out_w)
             if relu:

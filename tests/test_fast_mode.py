@@ -468,16 +468,24 @@ def test_bias_relu_block_is_the_book_relu_of_the_sum(fastconv, dtype):
 def test_passes_refuse_bad_arguments(fastconv):
     x, W, b = np.zeros((3, 2, 5, 5)), np.zeros((4, 18)), np.zeros(4)
     col, prod, out = np.zeros((18, 2 * 25)), np.zeros((4, 2 * 25)), np.zeros((3, 4, 25))
-    fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, out)  # fits
+    no_pool = (0, 0, 0, out, np.zeros((0, 0, 0), np.uint8))
+    fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, *no_pool)  # fits
     with pytest.raises(ValueError, match="scratch matrices do not fit"):
-        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col[:, :40], prod, np.matmul, True, out)
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col[:, :40], prod, np.matmul, True, *no_pool)
     with pytest.raises(ValueError, match="scratch matrices do not fit"):
-        fastconv.conv_forward(x, W[:, :9], b, 3, 3, 1, 1, col, prod, np.matmul, True, out)
+        fastconv.conv_forward(x, W[:, :9], b, 3, 3, 1, 1, col, prod, np.matmul, True, *no_pool)
     with pytest.raises(ValueError, match="out does not fit"):
-        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, np.zeros((3, 4, 24)))
-    with pytest.raises(ValueError, match="do not fit together"):
-        fastconv.conv_pool_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, 2, 2, 2, np.zeros((3, 4, 3, 3)),
-                                   np.zeros((3, 4, 3, 3), np.uint8))
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, 0, 0, 0, np.zeros((3, 4, 24)),
+                              no_pool[-1])
+    with pytest.raises(ValueError, match="out does not fit"):  # 5 x 5 maps pool to 2 x 2, not 3 x 3
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, 2, 2, 2, np.zeros((3, 4, 9)),
+                              np.zeros((3, 4, 9), np.uint8))
+    with pytest.raises(ValueError, match="arg does not fit"):
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, 2, 2, 2, np.zeros((3, 4, 4)),
+                              np.zeros((3, 4, 9), np.uint8))
+    with pytest.raises(ValueError, match="pooling windows"):
+        fastconv.conv_forward(x, W, b, 3, 3, 1, 1, col, prod, np.matmul, True, 6, 6, 2, np.zeros((3, 4, 1)),
+                              np.zeros((3, 4, 1), np.uint8))
     dW, db, grad = np.zeros((18, 4)), np.zeros(4), np.zeros((3, 4, 4))
     offsets = np.full((3, 4, 4), 4, np.uint8)  # outside a 2 x 2 window
     with pytest.raises(ValueError, match="outside the window"):

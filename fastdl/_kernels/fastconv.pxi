@@ -5,7 +5,7 @@
 # - `col` is kept transposed, (C*FH*FW, n_block*OH*OW): each run of OW
 #   outputs of one filter offset is then one contiguous copy (the book's
 #   row layout makes it a copy of FW elements).
-# - A layer's pass (conv_forward, conv_pool_forward, conv_backward) walks
+# - A layer's pass (conv_forward, conv_backward) walks
 #   the batch in blocks of images whose `col` fits in cache (about 256
 #   window positions, fastdl/fast.py's choice) with no Python call between
 #   its steps: it unfolds a block into a scratch matrix, and one BLAS
@@ -527,12 +527,19 @@ cdef void bias_relu_pool(real_t* prod, Py_ssize_t ld, const real_t* b, Py_ssize_
                          out + ((n * FN + f) * PH + py) * PW, arg + ((n * FN + f) * PH + py) * PW)
 
 
+def _pooled_size(Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride):
+    """``(PH, PW)``, the pooled size of ``OH`` x ``OW`` maps, after checking the windows (at most 255 elements)."""
+    if OH < 1 or OW < 1 or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255:
+        raise ValueError("pooling windows that do not fit the maps")
+    return (OH - pool_h) // stride + 1, (OW - pool_w) // stride + 1
+
+
 def _check_pool(Py_ssize_t FN, Py_ssize_t OH, Py_ssize_t OW, Py_ssize_t pool_h, Py_ssize_t pool_w, Py_ssize_t stride,
                 tuple out_shape, tuple arg_shape, Py_ssize_t n0, Py_ssize_t nb):
     """That ``out`` and ``arg`` hold images ``n0..n0+nb-1`` of pooling ``FN`` maps of ``OH`` x ``OW``."""
-    if (OH < 1 or OW < 1 or nb < 1 or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
-            or pool_h * pool_w > 255 or len(out_shape) != 4 or out_shape[1] != FN or not 0 <= n0 <= out_shape[0] - nb
-            or out_shape[2] != (OH - pool_h) // stride + 1 or out_shape[3] != (OW - pool_w) // stride + 1
+    if (OH < 1 or OW < 1 or pool_h < 1 or pool_w < 1 or stride < 1 or pool_h > OH or pool_w > OW
+            or pool_h * pool_w > 255 or nb < 1 or len(out_shape) != 4 or out_shape[1] != FN
+            or not 0 <= n0 <= out_shape[0] - nb or out_shape[2:] != _pooled_size(OH, OW, pool_h, pool_w, stride)
             or arg_shape != out_shape):
         raise ValueError("prod, b, out and arg do not fit together")
 
@@ -586,17 +593,25 @@ cdef void unfold_block(const real_t[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t n
 
 
 def conv_forward(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
-                 Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, bint relu, real_t[:, :, ::1] out):
+                 Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, bint relu, Py_ssize_t pool_h,
+                 Py_ssize_t pool_w, Py_ssize_t pool_stride, real_t[:, :, ::1] out, unsigned char[:, :, ::1] arg):
     """A Convolution's forward pass (and its ReLU's, where ``relu``) over the batch, in blocks of ``step`` images.
 
     IN x (N, C, H, W), filters (FN, C*FH*FW) (an array ``matmul`` multiplies), b (FN,); scratch col_
-    (C*FH*FW, step*OH*OW), prod_ (FN, step*OH*OW); ``matmul(a, b, out=c)`` is ``np.matmul``;
-    OUT out (N, FN, OH*OW): ``filters @ im2col + b``, through the ReLU where ``relu`` (as ``bias_relu_block``).
+    (C*FH*FW, step*OH*OW), prod_ (FN, step*OH*OW); ``matmul(a, b, out=c)`` is ``np.matmul``.
+    Without pooling (``pool_h == 0``): OUT out (N, FN, OH*OW) = ``filters @ im2col + b``, through the ReLU
+    where ``relu`` (as ``bias_relu_block``); arg is not read. With pooling (the ReLU fused too): OUT out,
+    arg (N, FN, PH*PW), as ``bias_relu_pool_block`` computes them.
     """
-    cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1
+    cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1, PH = 0, PW = 0
     OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, prod_)
-    if out.shape[0] != N or out.shape[1] != FN or out.shape[2] != OH * OW:
+    if pool_h > 0:
+        PH, PW = _pooled_size(OH, OW, pool_h, pool_w, pool_stride)
+    cdef Py_ssize_t G = PH * PW if pool_h > 0 else OH * OW
+    if out.shape[0] != N or out.shape[1] != FN or out.shape[2] != G:
         raise ValueError("out does not fit x and b")
+    if pool_h > 0 and (arg.shape[0] != N or arg.shape[1] != FN or arg.shape[2] != G):
+        raise ValueError("arg does not fit out")
     cdef real_t[:, ::1] col = col_
     cdef real_t[:, ::1] prod = prod_
     cdef real_t* padded = padding_scratch(x.shape[1], x.shape[2], x.shape[3], pad, &col[0, 0])
@@ -608,33 +623,11 @@ def conv_forward(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_
             matmul(filters, col_ if n1 - n0 == step else col_[:, :(n1 - n0) * OH * OW],
                    out=prod_ if n1 - n0 == step else prod_[:, :(n1 - n0) * OH * OW])
             with nogil:
-                bias_rows(&prod[0, 0], prod.shape[1], &b[0], relu, n1 - n0, FN, OH * OW, &out[n0, 0, 0])
-    finally:
-        free(padded)
-
-
-def conv_pool_forward(const real_t[:, :, :, ::1] x, filters, const real_t[::1] b, Py_ssize_t FH, Py_ssize_t FW,
-                      Py_ssize_t stride, Py_ssize_t pad, col_, prod_, matmul, Py_ssize_t pool_h, Py_ssize_t pool_w,
-                      Py_ssize_t pool_stride, real_t[:, :, :, ::1] out, unsigned char[:, :, :, ::1] arg):
-    """``conv_forward`` with the ReLU and max pooling fused: OUT out, arg (N, FN, PH, PW) as
-    ``bias_relu_pool_block`` computes them for each block."""
-    cdef Py_ssize_t N = x.shape[0], FN = b.shape[0], OH, OW, step, n0, n1
-    OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, prod_)
-    _check_pool(FN, OH, OW, pool_h, pool_w, pool_stride, (out.shape[0], out.shape[1], out.shape[2], out.shape[3]),
-                (arg.shape[0], arg.shape[1], arg.shape[2], arg.shape[3]), 0, N)
-    cdef real_t[:, ::1] col = col_
-    cdef real_t[:, ::1] prod = prod_
-    cdef real_t* padded = padding_scratch(x.shape[1], x.shape[2], x.shape[3], pad, &col[0, 0])
-    try:
-        for n0 in range(0, N, step):
-            n1 = min(N, n0 + step)
-            with nogil:
-                unfold_block(x, n0, n1, &col[0, 0], col.shape[1], FH, FW, stride, pad, OH, OW, padded)
-            matmul(filters, col_ if n1 - n0 == step else col_[:, :(n1 - n0) * OH * OW],
-                   out=prod_ if n1 - n0 == step else prod_[:, :(n1 - n0) * OH * OW])
-            with nogil:
-                bias_relu_pool(&prod[0, 0], prod.shape[1], &b[0], FN, n1 - n0, OH, OW, pool_h, pool_w, pool_stride,
-                               &out[n0, 0, 0, 0], &arg[n0, 0, 0, 0], out.shape[2], out.shape[3])
+                if pool_h > 0:
+                    bias_relu_pool(&prod[0, 0], prod.shape[1], &b[0], FN, n1 - n0, OH, OW, pool_h, pool_w,
+                                   pool_stride, &out[n0, 0, 0], &arg[n0, 0, 0], PH, PW)
+                else:
+                    bias_rows(&prod[0, 0], prod.shape[1], &b[0], relu, n1 - n0, FN, OH * OW, &out[n0, 0, 0])
     finally:
         free(padded)
 
@@ -669,9 +662,7 @@ def conv_backward(const real_t[:, :, :, ::1] x, filters, Py_ssize_t FH, Py_ssize
     OH, OW, step = _pass_shapes(x, filters, FN, FH, FW, stride, pad, col_, block_)
     P = OH * OW
     if pool_h > 0:
-        if pool_w < 1 or pool_stride < 1 or pool_h > OH or pool_w > OW or pool_h * pool_w > 255:
-            raise ValueError("pooling windows that do not fit the output")
-        PH, PW = (OH - pool_h) // pool_stride + 1, (OW - pool_w) // pool_stride + 1
+        PH, PW = _pooled_size(OH, OW, pool_h, pool_w, pool_stride)
     cdef Py_ssize_t G = PH * PW if pool_h > 0 else P
     if (dout.shape[0] != N or dout.shape[1] != FN or dout.shape[2] != G or gate.shape[0] != N
             or gate.shape[1] != FN or gate.shape[2] != G

@@ -41,12 +41,7 @@ def pool_gradient_block(
 def conv_forward(
     x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
     FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
-    matmul: Callable[..., object], relu: bool, out: npt.NDArray[np.floating],
-) -> None: ...
-def conv_pool_forward(
-    x: npt.NDArray[np.floating], filters: npt.NDArray[np.floating], b: npt.NDArray[np.floating],
-    FH: int, FW: int, stride: int, pad: int, col_: npt.NDArray[np.floating], prod_: npt.NDArray[np.floating],
-    matmul: Callable[..., object], pool_h: int, pool_w: int, pool_stride: int,
+    matmul: Callable[..., object], relu: bool, pool_h: int, pool_w: int, pool_stride: int,
     out: npt.NDArray[np.floating], arg: npt.NDArray[np.uint8],
 ) -> None: ...
 def conv_backward(
