@@ -7,6 +7,7 @@ def main():
     if sys.argv[1:2] == ["run"]:  # the book's scripts: the standard library and NumPy suffice
         from fastdl.run import main as run_main
         return run_main(sys.argv[2:])
+    from fastdl._cli import INTERRUPTED
     from fastdl.chapter import DISTRIBUTION
     try:
         from fastdl.chapter.cli import main as chapter_main
@@ -16,7 +17,7 @@ def main():
         return 1
     except KeyboardInterrupt:
         print("fastdl: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     return chapter_main()
 
 

@@ -167,7 +167,8 @@ def _run_side(side, script, args, seed, scratch):
     figures = scratch / f"{side}-figures" if args.save_figures is None else args.save_figures.resolve() / side
     command += ["--save-figures", str(figures)]
     print(f"{PROG}: {script.name} on {SIDES[side]} ...", file=sys.stderr, flush=True)
-    start = time.perf_counter()
+    # (whole seconds: some file systems keep modification times no finer)
+    start, started = time.perf_counter(), time.time_ns() // 10**9 * 10**9
     # Off screen: a window would hold the run (and its time) until closed.
     process = subprocess.Popen([*command, str(script), *args.args], cwd=work, stdout=subprocess.PIPE,
                                env={**os.environ, "MPLBACKEND": "Agg"})
@@ -182,7 +183,8 @@ def _run_side(side, script, args, seed, scratch):
         measured = json.loads(times.read_text())
         wall, cpu = measured["wall"], measured["cpu"]
     written = {name: digest for name, digest in _digests(work).items() if before.get(name) != digest}
-    written.update({f"{name} (shown)": digest for name, digest in _digests(figures).items()})
+    # This run's figures only: a --save-figures folder may hold an earlier run's, numbered alike.
+    written.update({f"{name} (shown)": digest for name, digest in _digests(figures, since=started).items()})
     return _Run(process.returncode, stdout, written, wall, cpu)
 
 
@@ -232,13 +234,14 @@ def _link(link, target):
         link.symlink_to(target)
 
 
-def _digests(folder):
-    """SHA-256 of every file under ``folder`` (not following links), by path relative to it."""
+def _digests(folder, since=None):
+    """SHA-256 of every file under ``folder`` (not following links; modified at ``since`` ns or later, if
+    given), by path relative to it."""
     digests = {}
     for directory, _, names in os.walk(folder):
         for name in names:
             path = Path(directory, name)
-            if not path.is_symlink():
+            if not path.is_symlink() and (since is None or path.stat().st_mtime_ns >= since):
                 digests[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
 
@@ -412,10 +415,14 @@ def star_namespace(book_module):
 
 def _load_mnist(*args, verbose=True, **kwargs):
     """The book's ``load_mnist``: fastdl's, saying on stderr which data it used (stdout is the script's)."""
-    from fastdl.datasets import DataSourceWarning, load_mnist_with_source
+    from fastdl.datasets import DatasetError, DataSourceWarning, load_mnist_with_source
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataSourceWarning)
-        data, source = load_mnist_with_source(*args, verbose=False, **kwargs)
+        try:
+            data, source = load_mnist_with_source(*args, verbose=False, **kwargs)
+        except DatasetError as exc:  # no MNIST to read: the command's one line, not the script's traceback
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
     for warning in caught:
         if issubclass(warning.category, DataSourceWarning):
             print(f"{PROG}: warning: {warning.message}", file=sys.stderr)

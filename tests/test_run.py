@@ -315,6 +315,35 @@ def test_compare_identical(chapter, tmp_path):
     assert sorted(path.name for path in chapter.iterdir()) == ["compared.py", "input.txt"]
 
 
+def test_compare_counts_only_this_runs_figures(chapter, tmp_path):
+    """A --save-figures folder holding an earlier run's figures (numbered alike): they are not this run's."""
+    write_book(chapter.parent)
+    write(chapter / "compared.py", COMPARED)
+    write(chapter / "input.txt", "2.0")
+    figures = tmp_path / "figures"
+    for side in ("book", "fastdl"):
+        (figures / side).mkdir(parents=True)
+        earlier = figures / side / "figure-002.png"  # an earlier, longer run's, a minute ago
+        earlier.write_bytes(side.encode())
+        os.utime(earlier, (time.time() - 60, time.time() - 60))
+    done = fastdl_run("--compare", "--save-figures", figures, "compared.py", cwd=chapter)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "figure-001.png (shown): identical" in done.stdout and "figure-002" not in done.stdout
+
+
+def test_no_mnist_to_read_is_one_line(monkeypatch, capsys):
+    from fastdl import datasets
+
+    def load_mnist_with_source(*args, **kwargs):
+        raise datasets.DatasetError("t10k-images-idx3-ubyte.gz: not an IDX file")
+
+    monkeypatch.setattr(datasets, "load_mnist_with_source", load_mnist_with_source)
+    with pytest.raises(SystemExit) as stopped:
+        run._load_mnist()
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == "fastdl run: error: t10k-images-idx3-ubyte.gz: not an IDX file\n"
+
+
 def test_compare_differing(chapter):
     write_book(chapter.parent, relu="out = 2 * x")
     write(chapter / "compared.py", COMPARED)
