@@ -40,10 +40,6 @@ BLOCK_ROWS = 256
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _compute_dtype(layer: layers.Convolution | layers.Pooling) -> np.dtype:
-    return np.dtype(np.float64) if layer.dtype is None else np.dtype(layer.dtype)
-
-
 def _fast_image(x: object, dtype: np.dtype) -> np.ndarray | None:
     """``x`` as a C-ordered array of ``dtype`` (a copy where it must convert), or None where fast mode declines.
 
@@ -65,16 +61,6 @@ def _check_real(dout: np.ndarray, layer: str) -> None:
     # After a fast forward pass there is no exact state to fall back on.
     if dout.dtype.kind not in "biuf" or dout.dtype.itemsize > 8:
         raise TypeError(f"{layer}.backward needs real numbers of at most 64 bits, not {dout.dtype}")
-
-
-def _pool_output_size(pool: layers.Pooling, H: int, W: int) -> tuple[int, int] | None:
-    """``(out_h, out_w)`` of pooling an ``H`` x ``W`` image, or None where the book's
-    ``int(1 + (H - pool_h)/stride)`` (which ignores ``pad``) is another size."""
-    out_h = (H + 2 * pool.pad - pool.pool_h) // pool.stride + 1
-    out_w = (W + 2 * pool.pad - pool.pool_w) // pool.stride + 1
-    if (out_h, out_w) != (int(1 + (H - pool.pool_h) / pool.stride), int(1 + (W - pool.pool_w) / pool.stride)):
-        return None
-    return out_h, out_w
 
 
 def _block_images(N: int, rows_per_image: int) -> int:
@@ -116,7 +102,7 @@ class Convolution(layers.Convolution):
         pooled gradient.
         """
         self._fast = None
-        fusable = pool is not None and pool._fusable(_compute_dtype(self))
+        fusable = pool is not None and pool._fusable(layers._compute_dtype(self))
         out = self._fast_forward(x, relu=True, pool=pool if fusable else None) if is_fast() else None
         if out is None:
             out = relu.forward(super().forward(x))
@@ -140,7 +126,7 @@ class Convolution(layers.Convolution):
     @pooled
     def _fast_forward(self, x: np.ndarray, relu: bool = False, pool: Pooling | None = None) -> np.ndarray | None:
         W, b = self.W, self.b
-        dtype = _compute_dtype(self)
+        dtype = layers._compute_dtype(self)
         if (_fastconv is None or type(W) is not np.ndarray or W.ndim != 4 or W.dtype != dtype
                 or type(b) is not np.ndarray or b.dtype != dtype or b.shape != (W.shape[0],)):
             return None
@@ -153,7 +139,7 @@ class Convolution(layers.Convolution):
         out_h = (H + 2 * self.pad - FH) // self.stride + 1
         out_w = (Wd + 2 * self.pad - FW) // self.stride + 1
         P = out_h * out_w
-        if pool is not None and _pool_output_size(pool, out_h, out_w) is None:
+        if pool is not None and layers._pool_output_size(pool, out_h, out_w) is None:
             return None
         filters = W.reshape(FN, -1)  # (FN, K), a view as the exact layer's col_W: backward reads W then
         K = C * FH * FW
@@ -162,7 +148,7 @@ class Convolution(layers.Convolution):
             out = np.empty((N, FN, P), dtype=dtype)
         else:
             state.pool = (pool.pool_h, pool.pool_w, pool.stride)
-            out = np.empty((N, FN, *_pool_output_size(pool, out_h, out_w)), dtype=dtype)
+            out = np.empty((N, FN, *layers._pool_output_size(pool, out_h, out_w)), dtype=dtype)
             state.pooled, state.arg = out, np.empty(out.shape, dtype=np.uint8)
         step = _block_images(N, P)
         col = np.empty((K, step * P), dtype=dtype)
@@ -291,7 +277,7 @@ class Pooling(layers.Pooling):
 
     def _fusable(self, dtype: np.dtype) -> bool:
         """Whether a Convolution of ``dtype`` may pool for this layer (``bias_relu_pool_block``)."""
-        return (_fastconv is not None and self.pad == 0 and _compute_dtype(self) == dtype
+        return (_fastconv is not None and self.pad == 0 and layers._compute_dtype(self) == dtype
                 and all(layers._is_int(v) and v >= 1 for v in (self.pool_h, self.pool_w, self.stride))
                 and self.pool_h * self.pool_w <= 255)
 
@@ -303,7 +289,7 @@ class Pooling(layers.Pooling):
         self.arg_max = None
 
     def _fast_forward(self, x: np.ndarray) -> np.ndarray | None:
-        dtype = _compute_dtype(self)
+        dtype = layers._compute_dtype(self)
         if _fastconv is None or self.pad != 0 or type(x) is not np.ndarray or x.dtype != dtype:
             return None
         image = _fast_image(x, dtype)
@@ -311,7 +297,7 @@ class Pooling(layers.Pooling):
             return None
         H, W = image.shape[2:]
         layers._check_window("Pooling", H, W, self.pool_h, self.pool_w, self.stride, self.pad)
-        if (self.pool_h * self.pool_w > 255 or _pool_output_size(self, H, W) is None):
+        if (self.pool_h * self.pool_w > 255 or layers._pool_output_size(self, H, W) is None):
             return None
         out, arg = _fastconv.pool_forward(image, self.pool_h, self.pool_w, self.stride)
         self.x = x
@@ -326,7 +312,7 @@ class Pooling(layers.Pooling):
         if dout.shape != arg.shape:
             raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had {arg.shape}")
         _check_real(dout, "Pooling")
-        dtype = _compute_dtype(self)
+        dtype = layers._compute_dtype(self)
         dx = np.zeros(shape, dtype=dtype)
         _fastconv.pool_backward(_kernel_array(dout, dtype), arg, dx,
                                 self.pool_h, self.pool_w, self.stride)

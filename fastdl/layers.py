@@ -330,9 +330,25 @@ class BatchNormalization(reference.BatchNormalization):
                 raise ValueError(f"{name} has shape {np.shape(value)} but the input has {D} features")
 
 
+def _compute_dtype(layer: reference.Convolution | reference.Pooling) -> np.dtype:
+    """The dtype the layer computes in: its ``dtype`` (any spelling NumPy takes), or the book's float64."""
+    return np.dtype(np.float64) if layer.dtype is None else np.dtype(layer.dtype)
+
+
 def _book_float64(layer: reference.Convolution | reference.Pooling) -> bool:
-    """Whether the layer computes in the book's float64 (``dtype`` None or float64), as the kernels do."""
-    return layer.dtype is None or layer.dtype == np.float64
+    """Whether the layer computes in the book's float64, as the kernels do."""
+    return _compute_dtype(layer) == np.float64
+
+
+def _pool_output_size(pool: reference.Pooling, H: int, W: int) -> tuple[int, int] | None:
+    """``(out_h, out_w)`` of pooling an ``H`` x ``W`` image, or None where the book's
+    ``int(1 + (H - pool_h)/stride)`` (which ignores ``pad``) is another size: the reference's reshapes
+    decide there."""
+    out_h = (H + 2 * pool.pad - pool.pool_h) // pool.stride + 1
+    out_w = (W + 2 * pool.pad - pool.pool_w) // pool.stride + 1
+    if (out_h, out_w) != (int(1 + (H - pool.pool_h) / pool.stride), int(1 + (W - pool.pool_w) / pool.stride)):
+        return None
+    return out_h, out_w
 
 
 def _is_int(value: object) -> bool:
@@ -475,13 +491,9 @@ class Pooling(reference.Pooling):
         if not isinstance(dout, np.ndarray):
             raise TypeError(f"Pooling.backward expects a NumPy array, not {type(dout).__name__}")
         N, C, H, W = self.x.shape
-        expected = (N, C, (H + 2 * self.pad - self.pool_h) // self.stride + 1,
-                    (W + 2 * self.pad - self.pool_w) // self.stride + 1)
-        # Where the book's int(1 + (H - pool_h)/stride), which ignores pad,
-        # is another size, the reference's reshapes decide.
-        book = (N, C, int(1 + (H - self.pool_h) / self.stride), int(1 + (W - self.pool_w) / self.stride))
-        if expected == book and dout.shape != expected:
-            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had {expected}")
+        size = _pool_output_size(self, H, W)
+        if size is not None and dout.shape != (N, C, *size):
+            raise ValueError(f"Pooling: dout has shape {dout.shape} but the forward pass's output had {(N, C, *size)}")
         kernels = util._conv if _book_float64(self) else None
         dx = None if kernels is None else kernels.pool_backward(
             dout, self.arg_max, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)

@@ -117,3 +117,20 @@ def test_other_dtypes_are_refused(module, dtype):
 def test_dtype_is_keyword_only():
     with pytest.raises(TypeError):
         ref.SimpleConvNet((1, 28, 28), SMALL_CONV, 100, 10, 0.01, np.float32)
+
+
+@pytest.mark.parametrize("spelling", [None, np.float64, "float64", np.dtype("float64")])
+def test_every_spelling_of_float64_takes_the_kernels(monkeypatch, spelling):
+    """``dtype="float64"`` is the book's float64 too: the layers run the conv kernels, not the reference."""
+    from fastdl import layers, util
+    if util._conv is None:
+        pytest.skip("no compiled conv kernels")
+    calls = []
+    kernels = util._conv
+    spy = type("Spy", (), {"conv_forward": staticmethod(lambda *a: calls.append("conv") or kernels.conv_forward(*a)),
+                           "pool_forward": staticmethod(lambda *a: calls.append("pool") or kernels.pool_forward(*a))})
+    monkeypatch.setattr(util, "_conv", spy)
+    x = np.random.default_rng(0).random((2, 1, 6, 6))
+    conv = layers.Convolution(np.ones((2, 1, 3, 3)), np.zeros(2), dtype=spelling)
+    layers.Pooling(2, 2, dtype=spelling).forward(conv.forward(x))
+    assert calls == ["conv", "pool"]
