@@ -391,11 +391,10 @@ def forward_train(object x_, object gamma_, object beta_,
     x's dtype, running statistics not C-contiguous ``(D,)`` float64 or, for
     float32 x, float32.
     """
-    cdef int running_type = cnp.NPY_FLOAT64
-    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_)
-    if t < 0 and float_type(x_) == cnp.NPY_FLOAT32:  # a float32 network's layer
-        running_type = cnp.NPY_FLOAT32
-        t = forward_type(x_, gamma_, beta_, running_mean_, running_var_, running_type)
+    # float32 statistics for float32 x only (a float32 network's layer); float64 otherwise
+    cdef int running_type = (cnp.NPY_FLOAT32 if float_type(x_) == cnp.NPY_FLOAT32
+                             and float_type(running_mean_) == cnp.NPY_FLOAT32 else cnp.NPY_FLOAT64)
+    cdef int t = forward_type(x_, gamma_, beta_, running_mean_, running_var_, running_type)
     if t < 0:
         return None
     cdef cnp.ndarray x = x_, gamma = gamma_, beta = beta_
