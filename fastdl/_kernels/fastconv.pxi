@@ -863,13 +863,10 @@ def pool_backward(const real_t[:, :, :, ::1] dout, const unsigned char[:, :, :, 
     if (dout.shape[0] != N or dout.shape[1] != C or dout.shape[2] != OH or dout.shape[3] != OW
             or arg.shape[0] != N or arg.shape[1] != C or arg.shape[2] != OH or arg.shape[3] != OW):
         raise ValueError("dout, arg and dx do not fit together")
-    cdef Py_ssize_t n, c, oy, ox, a, i
-    cdef Py_ssize_t window = pool_h * pool_w
-    cdef bint bad = False
+    cdef Py_ssize_t n, c, oy, ox, a
+    cdef bint bad
     with nogil:
-        for i in range(N * C * OH * OW):  # validate the offsets before writing
-            if (&arg[0, 0, 0, 0])[i] >= window:
-                bad = True
+        bad = offsets_outside(&arg[0, 0, 0, 0], N * C * OH * OW, pool_h * pool_w)
     if bad:
         raise ValueError("arg holds an offset outside the window")
     with nogil:
