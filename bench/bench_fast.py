@@ -3,7 +3,7 @@
 Run::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTHONPATH=$PWD \\
-        python bench/bench_fast.py [--book BOOK_DIR] [--rounds 15] [--accuracy]
+        python bench/bench_fast.py [--book BOOK_DIR] [--rounds 15] [--accuracy] [--threads N]
 
 One step is ``gradient`` + ``Adam.update`` at batch 100 on MNIST-shaped
 float32 input, as in the book's training scripts, of SimpleConvNet,
@@ -150,16 +150,21 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--nets", nargs="*", default=["SimpleConvNet", "DeepConvNet"])
     parser.add_argument("--accuracy", action="store_true")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of BLAS, OpenMP and torch (default 1); 0 leaves each library's default "
+                             "(every core)")
     args = parser.parse_args()
     book_nets, BookAdam = book_classes(args.book)
     rng = np.random.default_rng(0)
     x, t = rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100)
-    fastdl.set_num_threads(1)
-    if torch is not None:
-        torch.set_num_threads(1)
+    if args.threads:
+        fastdl.set_num_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     print(f"baseline: {'the book at ' + args.book if args.book else 'fastdl.reference'}; "
-          f"torch: {torch.__version__ if torch else 'not installed'}")
-    with threadpool_limits(1):
+          f"torch: {torch.__version__ if torch else 'not installed'}; "
+          f"threads: {args.threads or 'each library default'}")
+    with threadpool_limits(args.threads or None):
         for name in args.nets:
             print(f"load average before: {os.getloadavg()[0]:.2f}")
             inputs = x.reshape(len(x), -1) if name == MLP else x
